@@ -1,0 +1,39 @@
+/** Opens the ORM on PostgreSQL (or the embedded database) and applies the committed migrations. */
+import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { Logger } from 'pino';
+import { entities, migrations } from '../entities/index.js';
+
+export type Orm = MikroORM;
+
+export interface OrmOptions {
+  /** A PostgreSQL URL, or discrete settings (the embedded database's Unix socket). */
+  url?: string;
+  connection?: { host: string; port: number; user: string; dbName: string };
+  poolSize: number;
+  logger: Logger;
+}
+
+export async function openOrm({ url, connection, poolSize, logger }: OrmOptions): Promise<Orm> {
+  const log = logger.child({ scope: 'orm' });
+  return MikroORM.init<PostgreSqlDriver>({
+    driver: PostgreSqlDriver,
+    ...(url ? { clientUrl: url } : connection),
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList: migrations, transactional: true, allOrNothing: true, snapshot: false },
+    allowGlobalContext: false,
+    ensureDatabase: false,
+    discovery: { warnWhenNoEntities: true },
+    pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
+    // Fail fast when the database is unreachable so requests answer 503 instead of hanging.
+    driverOptions: { connectionTimeoutMillis: 3000 },
+    logger: (message: string) => log.debug(message),
+  });
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrate(orm: Orm): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  return applied.map((m) => m.name);
+}

@@ -1,0 +1,189 @@
+/**
+ * The base of every Tavern room. It authenticates joins with the session token (through
+ * src/auth), re-checks on reconnection, validates every message with zod, runs realtime
+ * before/after hooks, and turns any handler failure into a logged `error` message instead of a
+ * dead process. Rooms get their dependencies from `bindRoom`, never from module state.
+ */
+import { Room, ServerError, type AuthContext, type Client, type RoomException, type RoomMethodName } from '@colyseus/core';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { SessionVerifier, VerifiedSession } from '../auth/verifier.js';
+import { AppError, Code } from '../errors.js';
+import type { HookContext, HookRegistry } from '../hooks/registry.js';
+import type { Metrics } from '../metrics.js';
+import { firstIssue } from '../services/validation.js';
+
+/** What every room needs from the server. */
+export interface RoomDeps {
+  verifier: SessionVerifier;
+  hooks: HookRegistry;
+  log: Logger;
+  metrics: Metrics;
+  /** Largest message content accepted; bigger gets an `error` message. */
+  messageLimitBytes: number;
+  /** How long a dropped client may take to reconnect. */
+  reconnectWindowSec: number;
+}
+
+/** The identity attached to every client (`client.auth`). */
+export type ClientAuth = Omit<VerifiedSession, 'token'>;
+
+/** The `error` message rooms send (Nakama's realtime `Error` shape). */
+export interface ErrorMessage {
+  code: number;
+  message: string;
+  /** The message type that failed, when there was one. */
+  type?: string;
+}
+
+/** Close code for a session that is no longer valid. */
+export const CLOSE_SESSION_INVALID = 4401;
+
+/** Verifies a join: called by Colyseus before a seat is reserved. */
+export function authenticateJoin(deps: RoomDeps, token: string | undefined): ClientAuth {
+  if (!token) throw new ServerError(401, 'Auth token required');
+  try {
+    const { token: _token, ...auth } = deps.verifier.verifyToken(token);
+    return auth;
+  } catch (err) {
+    throw new ServerError(401, err instanceof AppError ? err.message : 'Auth token invalid');
+  }
+}
+
+type RoomClass = (abstract new (...args: never[]) => TavernRoom) & {
+  /** Lets a room copy trusted identity into its create/join options (they reach `onCreate`). */
+  prepareOptions?: (options: Record<string, unknown>, auth: ClientAuth) => void;
+};
+
+/**
+ * Returns a subclass of `K` that carries `deps` and authenticates joins with them. Colyseus calls
+ * the static `onAuth` unbound, so it closes over `deps` instead of reading `this`.
+ */
+export function bindRoom<K extends RoomClass>(K: K, deps: RoomDeps): K {
+  const Base = K as unknown as new () => TavernRoom;
+  class Bound extends Base {
+    static deps = deps;
+    static onAuth = (token: string, options: unknown, _context: AuthContext) => {
+      const auth = authenticateJoin(deps, token);
+      if (K.prepareOptions && typeof options === 'object' && options !== null) K.prepareOptions(options as Record<string, unknown>, auth);
+      return auth;
+    };
+  }
+  return Bound as unknown as K;
+}
+
+export abstract class TavernRoom extends Room {
+  /** Set by `bindRoom`. */
+  static deps: RoomDeps | undefined;
+
+  /** Colyseus calls a static `onAuth` unbound; `bindRoom` replaces this one with a bound closure. */
+  static override onAuth = (_token: string, _options: unknown, _context: AuthContext): Promise<unknown> => {
+    throw new ServerError(500, 'room class used without bindRoom()');
+  };
+
+  protected get deps(): RoomDeps {
+    const deps = (this.constructor as typeof TavernRoom).deps;
+    if (!deps) throw new Error(`${this.constructor.name} used without bindRoom()`);
+    return deps;
+  }
+
+  private _log?: Logger;
+  protected get log(): Logger {
+    return (this._log ??= this.deps.log.child({ room: this.roomName, roomId: this.roomId }));
+  }
+
+  /**
+   * Registers a message handler: the content is size-checked and validated, realtime hooks run
+   * around it, and failures answer the sender with an `error` message.
+   */
+  protected handle<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown): void {
+    this.onMessage(type, (client: Client, raw: unknown) => this.dispatch(type, schema, fn, client, raw));
+  }
+
+  private async dispatch<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown, client: Client, raw: unknown) {
+    try {
+      const size = raw === undefined ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '', 'utf8');
+      if (size > this.deps.messageLimitBytes) {
+        throw new AppError(Code.INVALID_ARGUMENT, `Message too large: ${size} bytes, at most ${this.deps.messageLimitBytes}.`);
+      }
+      let message = validate(schema, raw);
+      const ctx = this.hookContext(client, type);
+      const before = this.deps.hooks.rtBefore(type);
+      if (before) {
+        const changed = await before(ctx, message);
+        if (changed === null || changed === undefined) throw new AppError(Code.PERMISSION_DENIED, 'Message rejected by the server.');
+        message = validate(schema, changed);
+      }
+      const result = await fn(client, message);
+      const after = this.deps.hooks.rtAfter(type);
+      if (after) {
+        Promise.resolve()
+          .then(() => after(ctx, result, message))
+          .catch((err: unknown) => this.log.error({ err, type }, 'realtime after hook failed'));
+      }
+    } catch (err) {
+      this.reply(client, type, err);
+    }
+  }
+
+  /** The runtime context for a hook called on behalf of a client. */
+  protected hookContext(client: Client, operation: string): HookContext {
+    const auth = client.auth as ClientAuth;
+    return Object.freeze({
+      operation,
+      userId: auth.userId,
+      username: auth.username,
+      vars: auth.vars,
+      sessionId: auth.sessionId,
+      expiry: auth.expiresAt,
+    });
+  }
+
+  /** Sends an `error` message for a failure, logging what is not the client's fault. */
+  protected reply(client: Client, type: string | undefined, err: unknown): void {
+    const e = err instanceof AppError ? err : undefined;
+    if (!e || !e.expected) {
+      this.deps.metrics.roomErrors.inc({ room: this.roomName, method: type ?? 'unknown' });
+      this.log.error({ err, type }, 'room handler failed');
+    }
+    const body: ErrorMessage = {
+      code: e?.code ?? Code.INTERNAL,
+      message: e?.message ?? 'Internal server error.',
+      ...(type !== undefined ? { type } : {}),
+    };
+    client.send('error', body);
+  }
+
+  /** Any exception Colyseus caught in a handler, lifecycle method or timer: logged, answered, survived. */
+  override onUncaughtException(error: RoomException, methodName: RoomMethodName): void {
+    this.deps.metrics.roomErrors.inc({ room: this.roomName, method: methodName });
+    this.log.error({ err: error.cause ?? error, method: methodName }, 'uncaught room exception');
+    const client = (error as { client?: Client }).client;
+    if (client) {
+      try {
+        client.send('error', { code: Code.INTERNAL, message: 'Internal server error.', type: (error as { type?: string }).type });
+      } catch {
+        // The client may be gone.
+      }
+    }
+  }
+
+  override onDrop(client: Client): void {
+    if (this.deps.reconnectWindowSec > 0) this.allowReconnection(client, this.deps.reconnectWindowSec);
+  }
+
+  /** Reconnections skip `onAuth`: the stored claims must still be valid (not expired, not revoked). */
+  override onReconnect(client: Client): void {
+    const auth = client.auth as ClientAuth;
+    if (!this.deps.verifier.stillValid(auth.claims)) {
+      this.log.info({ userId: auth.userId }, 'reconnection refused: session no longer valid');
+      client.leave(CLOSE_SESSION_INVALID, 'Auth token invalid');
+    }
+  }
+}
+
+function validate<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new AppError(Code.INVALID_ARGUMENT, firstIssue(parsed.error));
+  return parsed.data;
+}

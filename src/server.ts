@@ -1,0 +1,128 @@
+/**
+ * The one composition root: builds the logger, database, presence, driver, HTTP API, Colyseus and
+ * the auth services, and hands each part what it needs explicitly.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LocalDriver, LocalPresence, Server as GameServer, type Presence } from '@colyseus/core';
+import { WebSocketTransport } from '@colyseus/ws-transport';
+import type { Logger } from 'pino';
+import { createApp } from './api/app.js';
+import { LoginLimiter } from './auth/login-limiter.js';
+import { Argon2Hasher } from './auth/passwords.js';
+import { RevocationStore } from './auth/revocations.js';
+import { SessionService } from './auth/sessions.js';
+import { TokenSigner } from './auth/tokens.js';
+import { SessionVerifier } from './auth/verifier.js';
+import type { Config } from './config.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
+import { migrate, openOrm, type Orm } from './db/orm.js';
+import { HookRegistry } from './hooks/registry.js';
+import { Metrics } from './metrics.js';
+import { bindRoom, type RoomDeps } from './rooms/base.room.js';
+import { SessionRoom } from './rooms/session.room.js';
+import type { Em } from './services/db.js';
+
+/** A running Tavern process. */
+export interface Tavern {
+  readonly config: Config;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly log: Logger;
+  readonly orm: Orm;
+  readonly hooks: HookRegistry;
+  readonly metrics: Metrics;
+  readonly presence: Presence;
+  /** Drains HTTP, disposes rooms and closes the database. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Starts a server from a parsed configuration. */
+export async function startServer(config: Config, log: Logger): Promise<Tavern> {
+  if (config.usesDefaultKeys.length > 0) {
+    log.warn({ keys: config.usesDefaultKeys }, '*** USING DEFAULT KEYS: anyone can forge sessions. Set these before going live. ***');
+  }
+
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.databaseUrl) {
+    embedded = await startEmbeddedDatabase(config.dataDir);
+    log.info({ dataDir: config.dataDir }, 'embedded database started');
+  }
+  const orm = await openOrm({
+    ...(embedded ? { connection: embedded.connection } : { url: config.databaseUrl! }),
+    poolSize: embedded ? 1 : config.dbPoolSize,
+    logger: log,
+  });
+  const applied = await migrate(orm);
+  if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  const em = () => orm.em.fork() as unknown as Em;
+
+  const presence: Presence = new LocalPresence();
+  const driver = new LocalDriver();
+  const metrics = new Metrics();
+  const hooks = new HookRegistry();
+  const signer = new TokenSigner(config);
+  const revocations = new RevocationStore(em, presence, log.child({ scope: 'revocations' }));
+  await revocations.start();
+  const verifier = new SessionVerifier(signer, revocations);
+  const sessions = new SessionService(signer, revocations, config.refreshTokenExpirySec);
+  const hasher = new Argon2Hasher(() => metrics.passwordHashes.inc());
+  const limiter = new LoginLimiter(config);
+
+  const app = createApp(
+    {
+      bodyLimitBytes: config.bodyLimitBytes,
+      rateLimitPerIp: config.rateLimitPerIp,
+      rateLimitWindowSec: config.rateLimitWindowSec,
+      trustProxy: config.trustProxy,
+      metricsEnabled: config.metrics,
+    },
+    { serverKey: config.serverKey, httpKey: config.httpKey, hooks, metrics, verifier, em, log, sessions, hasher, limiter },
+  );
+  const http: HttpServer = createServer(app);
+  // The frame limit sits well above the content limit, so oversized content reaches the room and
+  // gets an `error` message instead of a silently closed socket.
+  const transport = new WebSocketTransport({ server: http, maxPayload: Math.max(64 * 1024, config.socketMessageLimitBytes * 16) });
+  const game = new GameServer({
+    transport,
+    presence,
+    driver,
+    gracefullyShutdown: false,
+    greet: false,
+    logger: log.child({ scope: 'colyseus' }),
+    ...(config.publicAddress ? { publicAddress: config.publicAddress } : {}),
+  });
+  const roomDeps: RoomDeps = {
+    verifier,
+    hooks,
+    log,
+    metrics,
+    messageLimitBytes: config.socketMessageLimitBytes,
+    reconnectWindowSec: 20,
+  };
+  game.define('session', bindRoom(SessionRoom, roomDeps));
+
+  await game.listen(config.port, config.host);
+  const port = (http.address() as AddressInfo).port;
+  log.info({ port, database: embedded ? 'embedded' : 'postgresql' }, 'tavern listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      log.info('shutting down');
+      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      const grace = setTimeout(() => http.closeAllConnections(), config.shutdownGraceSec * 1000);
+      grace.unref();
+      await game.gracefullyShutdown(false);
+      await httpClosed;
+      clearTimeout(grace);
+      revocations.stop();
+      await orm.close(true);
+      await embedded?.stop();
+      log.info('stopped');
+    })());
+
+  return { config, port, url: `http://127.0.0.1:${port}`, log, orm, hooks, metrics, presence, close };
+}

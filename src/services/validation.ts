@@ -1,0 +1,38 @@
+/**
+ * Nakama's input limits as zod schemas (shared/reference/limits.md). The API builds its request
+ * schemas from these, and services re-check with them when called from server code.
+ */
+import { z } from 'zod';
+
+const noControl = (s: string) => !/[\p{Cc}]/u.test(s);
+const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
+const bytes = (min: number, max: number, what: string) =>
+  z.string().refine((s) => byteLength(s) >= min && byteLength(s) <= max, `${what} must be ${min}-${max} bytes.`);
+
+export const deviceId = bytes(10, 128, 'Device ID');
+export const customId = bytes(6, 128, 'Custom ID');
+export const email = bytes(10, 255, 'Invalid email address, must be 10-255 bytes.').refine(
+  (s) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s),
+  'Invalid email address format.',
+);
+export const password = z.string().min(8, 'Password must be at least 8 characters long.').max(4096);
+export const username = z
+  .string()
+  .min(1, 'Username must not be empty.')
+  .max(128, 'Username must be at most 128 characters.')
+  .refine((s) => noControl(s) && !/\s/.test(s), 'Username invalid, no spaces or control characters allowed.');
+export const displayName = z.string().max(255).refine(noControl, 'Display name invalid, no control characters allowed.');
+export const avatarUrl = z.string().max(512);
+export const langTag = z.string().max(18);
+export const location = z.string().max(255);
+export const timezone = z.string().max(255);
+export const vars = z.record(z.string().max(128), z.string().max(4096)).refine((v) => Object.keys(v).length <= 64, 'At most 64 session vars.');
+export const uuid = z.string().uuid();
+
+/** Throws the first issue of a zod result as a client-safe message. */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'Invalid request.';
+  const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return `${where}${issue.message}`;
+}
