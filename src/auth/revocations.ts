@@ -48,15 +48,15 @@ export class RevocationStore {
   /** Loads live revocations and starts listening for new ones. */
   async start(): Promise<void> {
     await this.pubsub.subscribe(CHANNEL, this.onMessage);
-    const rows = await this.em().execute<{ id: string; kind: number; not_before: Date | null; expires_at: Date }[]>(
+    const rows = await this.em().execute<{ id: string; kind: number; not_before: Date | string | null; expires_at: Date | string }[]>(
       'select id, kind, not_before, expires_at from token_revocation where expires_at > now()',
     );
     for (const r of rows) {
       this.remember({
         id: r.id,
         kind: r.kind as RevocationKind,
-        ...(r.not_before ? { notBefore: Math.floor(r.not_before.getTime() / 1000) } : {}),
-        expiresAt: r.expires_at.getTime(),
+        ...(r.not_before ? { notBefore: Math.floor(new Date(r.not_before).getTime() / 1000) } : {}),
+        expiresAt: new Date(r.expires_at).getTime(),
       });
     }
     this.pruneTimer = setInterval(() => void this.prune(), 60_000);

@@ -1,6 +1,6 @@
 /** Reading, updating and deleting accounts, and linking identities to them (Nakama's core_account / core_link / core_unlink). */
 import { denied, exists, invalid, notFound } from '../errors.js';
-import { query, queryOne, run, sql, transaction, uniqueViolation, type Em } from './db.js';
+import { query, queryOne, run, sql, toDate, transaction, uniqueViolation, type Em } from './db.js';
 import type { PasswordHasher } from './ports.js';
 import { toUser, USER_COLUMNS, type User, type UserRow } from './users.js';
 
@@ -28,8 +28,8 @@ export async function getAccount(em: Em, userId: string): Promise<Account> {
     ...(row.email ? { email: row.email } : {}),
     devices: (row.devices ?? []).map((id) => ({ id })),
     ...(row.custom_id ? { customId: row.custom_id } : {}),
-    ...(row.verify_time ? { verifyTime: row.verify_time } : {}),
-    ...(row.disable_time ? { disableTime: row.disable_time } : {}),
+    ...(row.verify_time ? { verifyTime: toDate(row.verify_time) } : {}),
+    ...(row.disable_time ? { disableTime: toDate(row.disable_time) } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError, Code, denied, exists, notFound, unauthenticated } from '../errors.js';
-import { queryOne, sql, transaction, uniqueViolation, type Em } from './db.js';
+import { queryOne, sql, toDate, transaction, uniqueViolation, type Em } from './db.js';
 import type { PasswordHasher } from './ports.js';
 import { USER_COLUMNS, type UserRow } from './users.js';
 
@@ -25,7 +25,7 @@ export function generateUsername(): string {
 }
 
 function checkEnabled(user: UserRow): UserRow {
-  if (user.disable_time && user.disable_time.getTime() > 0) throw denied('User account banned.');
+  if (user.disable_time && toDate(user.disable_time).getTime() > 0) throw denied('User account banned.');
   return user;
 }
 

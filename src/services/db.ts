@@ -9,6 +9,14 @@ import { AppError, Code } from '../errors.js';
 export { sql };
 export type Em = EntityManager;
 
+/** A timestamp column as a Date (MikroORM's pool returns timestamps as strings). */
+export function toDate(v: Date | string): Date;
+export function toDate(v: Date | string | null | undefined): Date | undefined;
+export function toDate(v: Date | string | null | undefined): Date | undefined {
+  if (v === null || v === undefined) return undefined;
+  return v instanceof Date ? v : new Date(v);
+}
+
 /** Runs a query and returns its rows. */
 export async function query<T>(em: Em, q: RawBuilder<T>): Promise<T[]> {
   return (await q.execute(em.getKysely())).rows;

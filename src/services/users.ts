@@ -1,6 +1,6 @@
 /** The user record as stored, its public profile, and lookups by id and username. */
 import { invalid } from '../errors.js';
-import { query, sql, type Em } from './db.js';
+import { query, sql, toDate, type Em } from './db.js';
 import * as v from './validation.js';
 
 /** A row of `users`. */
@@ -18,10 +18,10 @@ export interface UserRow {
   password: string | null;
   custom_id: string | null;
   edge_count: number;
-  create_time: Date;
-  update_time: Date;
-  verify_time: Date | null;
-  disable_time: Date | null;
+  create_time: Date | string;
+  update_time: Date | string;
+  verify_time: Date | string | null;
+  disable_time: Date | string | null;
 }
 
 /** A user's public profile (Nakama's `User`). */
@@ -51,8 +51,8 @@ export function toUser(r: UserRow): User {
     ...(r.timezone ? { timezone: r.timezone } : {}),
     metadata: r.metadata,
     edgeCount: r.edge_count,
-    createTime: r.create_time,
-    updateTime: r.update_time,
+    createTime: toDate(r.create_time),
+    updateTime: toDate(r.update_time),
     online: false,
   };
 }
