@@ -169,6 +169,40 @@ export const SETTINGS = {
     default: 30,
     description: 'how long a stopping process waits for requests and rooms to finish',
   }),
+  runtimePath: setting({
+    env: 'TAVERN_RUNTIME_PATH',
+    schema: z.string().min(1),
+    default: './modules',
+    description: 'folder of server logic modules (`.ts` / `.js`, each exporting `InitModule`)',
+  }),
+  runtimeEnv: setting({
+    env: 'TAVERN_RUNTIME_ENV',
+    schema: z
+      .string()
+      .transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.record(z.string(), z.string())),
+    default: '{}',
+    description: 'JSON object of strings given to modules as `ctx.env`',
+  }),
+  nodeName: setting({
+    env: 'TAVERN_NODE_NAME',
+    schema: z.string().min(1).max(64),
+    default: 'tavern',
+    description: "this process's name in `ctx.node` and presences",
+  }),
+  dev: setting({
+    env: 'TAVERN_DEV',
+    schema: bool,
+    default: 'false',
+    description: 'dev mode: reload runtime modules when they change (`npm run dev` sets it)',
+  }),
   metrics: setting({
     env: 'TAVERN_METRICS',
     schema: bool,

@@ -17,11 +17,16 @@ import { SessionVerifier } from './auth/verifier.js';
 import type { Config } from './config.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { migrate, openOrm, type Orm } from './db/orm.js';
-import { HookRegistry } from './hooks/registry.js';
+import { createNk } from './hooks/nk.js';
+import type { HookRegistry } from './hooks/registry.js';
+import { Runtime } from './hooks/runtime.js';
 import { Metrics } from './metrics.js';
 import { bindRoom, type RoomDeps } from './rooms/base.room.js';
 import { SessionRoom } from './rooms/session.room.js';
 import type { Em } from './services/db.js';
+
+/** Tavern's version, reported to modules as `ctx.version`. */
+export const VERSION = '0.1.0';
 
 /** A running Tavern process. */
 export interface Tavern {
@@ -31,7 +36,9 @@ export interface Tavern {
   readonly url: string;
   readonly log: Logger;
   readonly orm: Orm;
+  /** The hook registry in force (the runtime swaps it on a dev reload). */
   readonly hooks: HookRegistry;
+  readonly runtime: Runtime;
   readonly metrics: Metrics;
   readonly presence: Presence;
   /** Drains HTTP, disposes rooms and closes the database. Safe to call twice. */
@@ -61,7 +68,6 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
   const presence: Presence = new LocalPresence();
   const driver = new LocalDriver();
   const metrics = new Metrics();
-  const hooks = new HookRegistry();
   const signer = new TokenSigner(config);
   const revocations = new RevocationStore(em, presence, log.child({ scope: 'revocations' }));
   await revocations.start();
@@ -69,8 +75,15 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
   const sessions = new SessionService(signer, revocations, config.refreshTokenExpirySec);
   const hasher = new Argon2Hasher(() => metrics.passwordHashes.inc());
   const limiter = new LoginLimiter(config);
+  const nk = createNk({ em, hasher, sessions });
+  const runtime = new Runtime({
+    path: config.runtimePath,
+    log: log.child({ scope: 'runtime' }),
+    nk,
+    info: { env: Object.freeze({ ...config.runtimeEnv }), node: config.nodeName, version: VERSION },
+  });
 
-  const app = createApp(
+  const { app, operations } = createApp(
     {
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimitPerIp: config.rateLimitPerIp,
@@ -78,8 +91,17 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
       trustProxy: config.trustProxy,
       metricsEnabled: config.metrics,
     },
-    { serverKey: config.serverKey, httpKey: config.httpKey, hooks, metrics, verifier, em, log, sessions, hasher, limiter },
+    { serverKey: config.serverKey, httpKey: config.httpKey, hooks: runtime, metrics, verifier, em, log, sessions, hasher, limiter },
   );
+  try {
+    await runtime.load(operations);
+  } catch (err) {
+    revocations.stop();
+    await orm.close(true);
+    await embedded?.stop();
+    throw err;
+  }
+  if (config.dev) runtime.watch();
   const http: HttpServer = createServer(app);
   // The frame limit sits well above the content limit, so oversized content reaches the room and
   // gets an `error` message instead of a silently closed socket.
@@ -95,7 +117,7 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
   });
   const roomDeps: RoomDeps = {
     verifier,
-    hooks,
+    hooks: runtime,
     log,
     metrics,
     messageLimitBytes: config.socketMessageLimitBytes,
@@ -116,6 +138,7 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
       const grace = setTimeout(() => http.closeAllConnections(), config.shutdownGraceSec * 1000);
       grace.unref();
       await game.gracefullyShutdown(false);
+      await runtime.stop();
       await httpClosed;
       clearTimeout(grace);
       revocations.stop();
@@ -124,5 +147,18 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
       log.info('stopped');
     })());
 
-  return { config, port, url: `http://127.0.0.1:${port}`, log, orm, hooks, metrics, presence, close };
+  return {
+    config,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    log,
+    orm,
+    get hooks() {
+      return runtime.registry;
+    },
+    runtime,
+    metrics,
+    presence,
+    close,
+  };
 }

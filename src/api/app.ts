@@ -7,6 +7,7 @@ import { accountEndpoints, type AccountDeps } from './account.js';
 import { authenticateEndpoints, type AuthenticateDeps } from './authenticate.js';
 import { errorBody, toHttpError } from './errors.js';
 import { mountEndpoints, type Endpoint, type PipelineDeps } from './pipeline.js';
+import { rpcEndpoints } from './rpc.js';
 import { userEndpoints } from './users.js';
 
 export interface AppOptions {
@@ -21,7 +22,7 @@ export type ApiDeps = PipelineDeps & AuthenticateDeps & AccountDeps;
 
 /** Every endpoint Tavern serves, in one list (later issues add theirs here). */
 export function allEndpoints(deps: ApiDeps): Endpoint[] {
-  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints()];
+  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints(), ...rpcEndpoints(deps.hooks)];
 }
 
 /** Express's `trust proxy` from its string form. */
@@ -31,7 +32,8 @@ function trustProxy(v: string): boolean | number | string {
   return /^\d+$/.test(v) ? Number(v) : v;
 }
 
-export function createApp(options: AppOptions, deps: ApiDeps): express.Express {
+/** The Express app and the Nakama operations it serves. */
+export function createApp(options: AppOptions, deps: ApiDeps): { app: express.Express; operations: ReadonlySet<string> } {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy(options.trustProxy));
@@ -66,6 +68,8 @@ export function createApp(options: AppOptions, deps: ApiDeps): express.Express {
     });
   }
 
+  // RPC bodies are a JSON string literal or, with ?unwrap, anything: the endpoint parses them itself.
+  app.use('/v2/rpc', express.text({ limit: options.bodyLimitBytes, type: () => true }));
   // Nakama clients (and curl -d) do not always send a JSON content type: parse every body as JSON.
   app.use(express.json({ limit: options.bodyLimitBytes, type: () => true, strict: false }));
 
@@ -79,7 +83,8 @@ export function createApp(options: AppOptions, deps: ApiDeps): express.Express {
   }
 
   const router = express.Router();
-  mountEndpoints(router, allEndpoints(deps), deps);
+  const endpoints = allEndpoints(deps);
+  mountEndpoints(router, endpoints, deps);
   app.use(router);
 
   app.use((_req: Request, res: Response) => {
@@ -89,5 +94,5 @@ export function createApp(options: AppOptions, deps: ApiDeps): express.Express {
     const { status, body } = toHttpError(err, deps.log.child({ reqId: res.locals.requestId, path: req.path }));
     if (!res.headersSent) res.status(status).json(body);
   });
-  return app;
+  return { app, operations: new Set(endpoints.map((e) => e.operation)) };
 }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { SessionVerifier, VerifiedSession } from '../auth/verifier.js';
 import { checkHttpKey, checkServerKey } from '../auth/keys.js';
 import { AppError, Code, unauthenticated } from '../errors.js';
-import type { HookContext, HookRegistry } from '../hooks/registry.js';
+import type { HookContext, HookLookup } from '../hooks/registry.js';
 import type { Metrics } from '../metrics.js';
 import type { Em } from '../services/db.js';
 import { toHttpError } from './errors.js';
@@ -46,6 +46,14 @@ export interface Endpoint<S extends z.ZodType = z.ZodType, R = unknown> {
   handler: (request: z.output<S>, ctx: CallContext) => Promise<R> | R;
 }
 
+/** A handler result sent as-is instead of as JSON (RPCs with `unwrap`). */
+export class RawResponse {
+  constructor(
+    readonly body: string,
+    readonly contentType = 'application/json',
+  ) {}
+}
+
 /** Declares an endpoint with its types inferred. */
 export function endpoint<S extends z.ZodType, R>(e: Endpoint<S, R>): Endpoint<S, R> {
   return e;
@@ -54,7 +62,7 @@ export function endpoint<S extends z.ZodType, R>(e: Endpoint<S, R>): Endpoint<S,
 export interface PipelineDeps {
   serverKey: string;
   httpKey: string;
-  hooks: HookRegistry;
+  hooks: HookLookup;
   metrics: Metrics;
   verifier: SessionVerifier;
   em: () => Em;
@@ -108,7 +116,8 @@ async function serve(e: Endpoint, req: Request, res: Response, deps: PipelineDep
       request = parse(e, changed);
     }
     const response = (await e.handler(request, ctx)) ?? {};
-    res.status(200).json(response);
+    if (response instanceof RawResponse) res.status(200).type(response.contentType).send(response.body);
+    else res.status(200).json(response);
     const after = deps.hooks.after(e.operation);
     if (after) {
       setImmediate(() => {
@@ -163,13 +172,11 @@ function queryString(v: unknown): string | undefined {
 function rawRequest(e: Endpoint, req: Request): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(req.query as Record<string, unknown>), ...req.params };
   delete out.http_key;
-  if (e.body !== undefined) {
+  if (e.body === '*') {
     const body: unknown = req.body ?? {};
-    if (e.body === '*') {
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(Code.INVALID_ARGUMENT, 'Request body must be a JSON object.');
-      Object.assign(out, body);
-    } else out[e.body] = body;
-  }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(Code.INVALID_ARGUMENT, 'Request body must be a JSON object.');
+    Object.assign(out, body);
+  } else if (e.body !== undefined && req.body !== undefined) out[e.body] = req.body;
   return out;
 }
 

@@ -16,6 +16,11 @@ export class SessionService {
     return this.signer.issue(user, vars);
   }
 
+  /** A session with a custom lifetime (server code's `authenticateTokenGenerate`). */
+  issueWithExpiry(user: { id: string; username: string }, vars?: Record<string, string>, expirySec?: number): TokenPair {
+    return this.signer.issue(user, vars, expirySec);
+  }
+
   /**
    * Exchanges a refresh token for a new session. The old refresh token is spent (rotation): of two
    * concurrent refreshes with it exactly one succeeds. The new session has a new id, so its tokens
@@ -35,12 +40,17 @@ export class SessionService {
    * Ends the caller's session and any other session of the same user named by `token` or
    * `refreshToken`: their tokens stop working everywhere. Tokens of other users are ignored.
    */
-  async logout(caller: TokenClaims, token?: string, refreshToken?: string): Promise<void> {
-    const tids = new Map<string, number>([[caller.tid, caller.exp]]);
+  logout(caller: TokenClaims, token?: string, refreshToken?: string): Promise<void> {
+    return this.logoutTokens(caller.uid, token, refreshToken, caller);
+  }
+
+  /** Revokes the sessions named by the tokens (and `also`), when they belong to `userId`. */
+  async logoutTokens(userId: string, token?: string, refreshToken?: string, also?: TokenClaims): Promise<void> {
+    const tids = new Set<string>(also ? [also.tid] : []);
     const add = (verify: () => TokenClaims) => {
       try {
         const c = verify();
-        if (c.uid === caller.uid) tids.set(c.tid, Math.max(c.exp, tids.get(c.tid) ?? 0));
+        if (c.uid === userId) tids.add(c.tid);
       } catch {
         // An invalid or expired token has nothing left to revoke.
       }
@@ -49,7 +59,7 @@ export class SessionService {
     if (refreshToken) add(() => this.signer.verifyRefresh(refreshToken));
     // Keep each row as long as the longest token of that session could live.
     const until = Math.floor(Date.now() / 1000) + this.refreshTokenExpirySec;
-    await Promise.all([...tids.keys()].map((tid) => this.revocations.revokeSession(tid, until)));
+    await Promise.all([...tids].map((tid) => this.revocations.revokeSession(tid, until)));
   }
 
   /** Revokes every session of a user (account deleted or banned). */

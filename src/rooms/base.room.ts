@@ -9,14 +9,14 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { SessionVerifier, VerifiedSession } from '../auth/verifier.js';
 import { AppError, Code } from '../errors.js';
-import type { HookContext, HookRegistry } from '../hooks/registry.js';
+import type { HookContext, HookLookup } from '../hooks/registry.js';
 import type { Metrics } from '../metrics.js';
 import { firstIssue } from '../services/validation.js';
 
 /** What every room needs from the server. */
 export interface RoomDeps {
   verifier: SessionVerifier;
-  hooks: HookRegistry;
+  hooks: HookLookup;
   log: Logger;
   metrics: Metrics;
   /** Largest message content accepted; bigger gets an `error` message. */
@@ -28,12 +28,46 @@ export interface RoomDeps {
 /** The identity attached to every client (`client.auth`). */
 export type ClientAuth = Omit<VerifiedSession, 'token'>;
 
-/** The `error` message rooms send (Nakama's realtime `Error` shape). */
+/** Nakama's realtime error codes (the `code` of an `error` message). */
+export const RealtimeCode = {
+  RUNTIME_EXCEPTION: 0,
+  UNRECOGNIZED_PAYLOAD: 1,
+  MISSING_PAYLOAD: 2,
+  BAD_INPUT: 3,
+  MATCH_NOT_FOUND: 4,
+  MATCH_JOIN_REJECTED: 5,
+  RUNTIME_FUNCTION_NOT_FOUND: 6,
+  RUNTIME_FUNCTION_EXCEPTION: 7,
+} as const;
+export type RealtimeCode = (typeof RealtimeCode)[keyof typeof RealtimeCode];
+
+/** An error with an explicit realtime code (the gRPC code still travels as `status`). */
+export class RealtimeError extends AppError {
+  constructor(
+    readonly realtimeCode: RealtimeCode,
+    code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** The `error` message rooms send: Nakama's realtime `Error` shape plus the gRPC status. */
 export interface ErrorMessage {
+  /** Nakama realtime code (`RealtimeCode`). */
   code: number;
   message: string;
+  /** The gRPC status code, as on HTTP. */
+  status: number;
   /** The message type that failed, when there was one. */
   type?: string;
+}
+
+/** The realtime code for an error: explicit, BAD_INPUT for invalid input, else RUNTIME_EXCEPTION. */
+function realtimeCodeOf(e: AppError | undefined): number {
+  if (e instanceof RealtimeError) return e.realtimeCode;
+  return e?.code === Code.INVALID_ARGUMENT ? RealtimeCode.BAD_INPUT : RealtimeCode.RUNTIME_EXCEPTION;
 }
 
 /** Close code for a session that is no longer valid. */
@@ -110,8 +144,12 @@ export abstract class TavernRoom extends Room {
       const ctx = this.hookContext(client, type);
       const before = this.deps.hooks.rtBefore(type);
       if (before) {
-        const changed = await before(ctx, message);
-        if (changed === null || changed === undefined) throw new AppError(Code.PERMISSION_DENIED, 'Message rejected by the server.');
+        const changed = await Promise.resolve(before(ctx, message)).catch((err: unknown) => {
+          throw hookFailure(err);
+        });
+        if (changed === null || changed === undefined) {
+          throw new RealtimeError(RealtimeCode.RUNTIME_FUNCTION_EXCEPTION, Code.PERMISSION_DENIED, 'Message rejected by the server.');
+        }
         message = validate(schema, changed);
       }
       const result = await fn(client, message);
@@ -147,8 +185,9 @@ export abstract class TavernRoom extends Room {
       this.log.error({ err, type }, 'room handler failed');
     }
     const body: ErrorMessage = {
-      code: e?.code ?? Code.INTERNAL,
+      code: realtimeCodeOf(e),
       message: e?.message ?? 'Internal server error.',
+      status: e?.code ?? Code.INTERNAL,
       ...(type !== undefined ? { type } : {}),
     };
     client.send('error', body);
@@ -161,7 +200,9 @@ export abstract class TavernRoom extends Room {
     const client = (error as { client?: Client }).client;
     if (client) {
       try {
-        client.send('error', { code: Code.INTERNAL, message: 'Internal server error.', type: (error as { type?: string }).type });
+        const body: ErrorMessage = { code: RealtimeCode.RUNTIME_EXCEPTION, message: 'Internal server error.', status: Code.INTERNAL };
+        const type = (error as { type?: unknown }).type;
+        client.send('error', typeof type === 'string' ? { ...body, type } : body);
       } catch {
         // The client may be gone.
       }
@@ -180,6 +221,12 @@ export abstract class TavernRoom extends Room {
       client.leave(CLOSE_SESSION_INVALID, 'Auth token invalid');
     }
   }
+}
+
+/** A realtime before hook threw: the sender gets RUNTIME_FUNCTION_EXCEPTION with the hook's message when it is safe to show. */
+export function hookFailure(err: unknown): RealtimeError {
+  if (err instanceof AppError) return new RealtimeError(RealtimeCode.RUNTIME_FUNCTION_EXCEPTION, err.code, err.message, { cause: err });
+  return new RealtimeError(RealtimeCode.RUNTIME_FUNCTION_EXCEPTION, Code.INTERNAL, 'Message rejected by the server.', { cause: err });
 }
 
 function validate<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {

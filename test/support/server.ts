@@ -52,6 +52,8 @@ export async function startTestServer(overrides: Overrides = {}, opts: { db?: 'p
     logLevel: 'debug',
     logFormat: 'json',
     rateLimitPerIp: 0,
+    // No designer modules unless a test asks for a folder of its own.
+    runtimePath: path.join(tmpdir(), 'tavern-no-modules'),
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(dataDir ? { dataDir } : {}),
     ...overrides,

@@ -1,0 +1,45 @@
+/**
+ * The `tavern` entry point for designer modules: `import { type InitModule, Code } from 'tavern'`.
+ * Types follow Nakama's TypeScript runtime names; helpers are the pure part of `nk`.
+ */
+export type {
+  AfterHookFunction,
+  ApiAccount,
+  ApiRequests,
+  ApiResponses,
+  ApiUser,
+  BeforeHookFunction,
+  Context,
+  ExecutionMode,
+  Initializer,
+  InitModule,
+  LeaderboardResetFunction,
+  Logger,
+  MatchDispatcher,
+  MatchHandler,
+  MatchMessage,
+  MatchmakerMatchedFunction,
+  MatchmakerResult,
+  Presence,
+  RequestOf,
+  ResponseOf,
+  RpcFunction,
+  RtAfterHookFunction,
+  RtBeforeHookFunction,
+  RuntimeError,
+  Session,
+  ShutdownFunction,
+  TournamentEndFunction,
+  TournamentResetFunction,
+} from './hooks/types.js';
+export type { Nakama, RuntimeAccount, RuntimeUser, AuthResult, AccountUpdateFields } from './hooks/nk.js';
+export type { NakamaOperation, RealtimeMessage } from './hooks/operations.js';
+export { helpers } from './hooks/nk-helpers.js';
+export { AppError, Code } from './errors.js';
+
+import { AppError, type Code } from './errors.js';
+
+/** An error for designer code to throw: the client gets `message` and the status that `code` maps to. */
+export function runtimeError(code: Code, message: string): AppError {
+  return new AppError(code, message);
+}
