@@ -109,8 +109,8 @@ export type ShutdownFunction = (ctx: Context, logger: Logger, nk: Nakama) => voi
 /** Registration functions handed to `InitModule`. */
 export interface Initializer {
   registerRpc(id: string, fn: RpcFunction): void;
-  registerBefore<Op extends NakamaOperation>(operation: Op | Lowercase<Op>, fn: BeforeHookFunction<RequestOf<Op>>): void;
-  registerAfter<Op extends NakamaOperation>(operation: Op | Lowercase<Op>, fn: AfterHookFunction<ResponseOf<Op>, RequestOf<Op>>): void;
+  registerBefore<N extends OperationName>(operation: N, fn: BeforeHookFunction<RequestOf<Canonical<N>>>): void;
+  registerAfter<N extends OperationName>(operation: N, fn: AfterHookFunction<ResponseOf<Canonical<N>>, RequestOf<Canonical<N>>>): void;
   registerRtBefore(message: RealtimeMessage | PascalRealtime, fn: RtBeforeHookFunction): void;
   registerRtAfter(message: RealtimeMessage | PascalRealtime, fn: RtAfterHookFunction): void;
   registerMatch<S>(name: string, handler: MatchHandler<S>): void;
@@ -120,6 +120,11 @@ export interface Initializer {
   registerTournamentEnd(fn: TournamentEndFunction): void;
   registerShutdown(fn: ShutdownFunction): void;
 }
+
+/** An operation name as Nakama spells it or in lower case. */
+export type OperationName = NakamaOperation | Lowercase<NakamaOperation>;
+/** The canonical spelling of an operation name. */
+export type Canonical<N extends string> = { [K in NakamaOperation]: N extends K | Lowercase<K> ? K : never }[NakamaOperation];
 
 /** `channel_message_send` → `ChannelMessageSend`. */
 type Pascal<S extends string> = S extends `${infer H}_${infer T}` ? `${Capitalize<H>}${Pascal<T>}` : Capitalize<S>;
