@@ -4,7 +4,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LocalDriver, LocalPresence, Server as GameServer, type Presence } from '@colyseus/core';
+import { LocalPresence, Server as GameServer, type Presence } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.js';
@@ -22,6 +22,7 @@ import type { HookRegistry } from './hooks/registry.js';
 import { Runtime } from './hooks/runtime.js';
 import { Metrics } from './metrics.js';
 import { bindRoom, type RoomDeps } from './rooms/base.room.js';
+import { IndexedLocalDriver } from './rooms/local.driver.js';
 import { SessionRoom } from './rooms/session.room.js';
 import type { Em } from './services/db.js';
 
@@ -66,7 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
   const em = () => orm.em.fork() as unknown as Em;
 
   const presence: Presence = new LocalPresence();
-  const driver = new LocalDriver();
+  const driver = new IndexedLocalDriver();
   const metrics = new Metrics();
   const signer = new TokenSigner(config);
   const revocations = new RevocationStore(em, presence, log.child({ scope: 'revocations' }));
