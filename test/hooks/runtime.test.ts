@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Schema } from '@colyseus/schema';
 import { Client as ColyseusClient } from '@colyseus/sdk';
 import { Client as NakamaClient } from '@heroiclabs/nakama-js';
 import { http, newDevice, serverKeyAuth, startTestServer, type TestServer } from '../support/server.js';
@@ -79,6 +80,16 @@ describe('RPC over HTTP', () => {
     assert.equal(plain.status, 500);
     assert.equal(plain.body.code, 13);
     assert.doesNotMatch(JSON.stringify(plain.body), /secret internals/);
+  });
+});
+
+describe('module imports', () => {
+  test("modules get the server's copy of @colyseus/schema and may use installed packages", async () => {
+    assert.equal((globalThis as Record<string, unknown>).__tavernModuleSchema, Schema);
+    const ok = await rpc('validated', { query: '?http_key=defaulthttpkey', body: JSON.stringify('{"score":21}') });
+    assert.deepEqual(JSON.parse(ok.body.payload), { doubled: 42 });
+    const bad = await rpc('validated', { query: '?http_key=defaulthttpkey', body: JSON.stringify('{"score":-1}') });
+    assert.equal(bad.status, 400);
   });
 });
 
