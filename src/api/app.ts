@@ -8,6 +8,7 @@ import { authenticateEndpoints, type AuthenticateDeps } from './authenticate.js'
 import { errorBody, toHttpError } from './errors.js';
 import { mountEndpoints, type Endpoint, type PipelineDeps } from './pipeline.js';
 import { rpcEndpoints } from './rpc.js';
+import { storageEndpoints } from './storage.js';
 import { userEndpoints } from './users.js';
 
 export interface AppOptions {
@@ -22,7 +23,7 @@ export type ApiDeps = PipelineDeps & AuthenticateDeps & AccountDeps;
 
 /** Every endpoint Tavern serves, in one list (later issues add theirs here). */
 export function allEndpoints(deps: ApiDeps): Endpoint[] {
-  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints(), ...rpcEndpoints(deps.hooks)];
+  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints(), ...storageEndpoints(), ...rpcEndpoints(deps.hooks)];
 }
 
 /** Express's `trust proxy` from its string form. */

@@ -35,7 +35,7 @@ export function wireUser(u: User) {
 export function wireAccount(a: Account) {
   return compact({
     user: wireUser(a.user),
-    wallet: JSON.stringify(a.wallet),
+    wallet: a.walletJson,
     email: a.email,
     devices: a.devices.length > 0 ? a.devices.map((d) => ({ id: d.id })) : undefined,
     custom_id: a.customId,

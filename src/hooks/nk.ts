@@ -13,6 +13,7 @@ import type { PasswordHasher } from '../services/ports.js';
 import { getUsers, type User } from '../services/users.js';
 import * as v from '../services/validation.js';
 import { helpers, type Helpers } from './nk-helpers.js';
+import { runtimeWallet, storageNk, type RuntimeWallet } from './nk-storage.js';
 
 /** What `nk` needs from the server. */
 export interface NkDeps {
@@ -39,7 +40,7 @@ export interface RuntimeUser {
 
 export interface RuntimeAccount {
   user: RuntimeUser;
-  wallet: Record<string, unknown>;
+  wallet: RuntimeWallet;
   email?: string;
   devices: { id: string }[];
   customId?: string;
@@ -74,7 +75,7 @@ function runtimeUser(u: User): RuntimeUser {
 function runtimeAccount(a: accounts.Account): RuntimeAccount {
   return {
     user: runtimeUser(a.user),
-    wallet: a.wallet,
+    wallet: runtimeWallet(a.wallet),
     ...(a.email ? { email: a.email } : {}),
     devices: a.devices,
     ...(a.customId ? { customId: a.customId } : {}),
@@ -99,6 +100,7 @@ export function createNk(deps: NkDeps) {
   const authResult = (r: auth.Authenticated): AuthResult => ({ userId: r.user.id, username: r.user.username, created: r.created });
   return {
     ...helpers,
+    ...storageNk(em),
 
     async authenticateDevice(id: string, username?: string | null, create = true): Promise<AuthResult> {
       return authResult(await auth.authenticateDevice(em(), check(v.deviceId, id), create, username ? check(v.username, username) : undefined));

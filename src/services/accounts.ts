@@ -2,12 +2,16 @@
 import { denied, exists, invalid, notFound } from '../errors.js';
 import { query, queryOne, run, sql, toDate, transaction, uniqueViolation, type Em } from './db.js';
 import type { PasswordHasher } from './ports.js';
+import { deleteUserObjects } from './storage.js';
+import { deleteUserLedger, parseWalletJson, type Wallet } from './wallets.js';
 import { toUser, USER_COLUMNS, type User, type UserRow } from './users.js';
 
 /** Nakama's `Account`. */
 export interface Account {
   user: User;
-  wallet: Record<string, unknown>;
+  wallet: Wallet;
+  /** The wallet as JSON text with exact int64 values (what the API sends). */
+  walletJson: string;
   email?: string;
   devices: { id: string }[];
   customId?: string;
@@ -16,15 +20,17 @@ export interface Account {
 }
 
 export async function getAccount(em: Em, userId: string): Promise<Account> {
-  const row = await queryOne<UserRow & { devices: string[] | null }>(
+  const row = await queryOne<UserRow & { devices: string[] | null; wallet_text: string }>(
     em,
-    sql`select ${USER_COLUMNS}, (select array_agg(d.id order by d.id) from user_device d where d.user_id = u.id) as devices
+    sql`select ${USER_COLUMNS}, u.wallet::text as wallet_text,
+          (select array_agg(d.id order by d.id) from user_device d where d.user_id = u.id) as devices
         from users u where u.id = ${userId}`,
   );
   if (!row) throw notFound('User account not found.');
   return {
     user: toUser(row),
-    wallet: row.wallet,
+    wallet: parseWalletJson(row.wallet_text),
+    walletJson: row.wallet_text,
     ...(row.email ? { email: row.email } : {}),
     devices: (row.devices ?? []).map((id) => ({ id })),
     ...(row.custom_id ? { customId: row.custom_id } : {}),
@@ -76,9 +82,17 @@ export async function updateAccount(em: Em, userId: string, update: AccountUpdat
   }
 }
 
-/** Deletes an account and (by cascade) everything it owns. Returns false when it did not exist. */
+/**
+ * Deletes an account and everything it owns (devices by cascade; storage objects and the wallet
+ * ledger here), in one transaction. Returns false when it did not exist.
+ */
 export async function deleteAccount(em: Em, userId: string): Promise<boolean> {
-  return (await run(em, sql`delete from users where id = ${userId}`)) > 0;
+  return transaction(em, async (tx) => {
+    const n = await run(tx, sql`delete from users where id = ${userId}`);
+    await deleteUserObjects(tx, userId);
+    await deleteUserLedger(tx, userId);
+    return n > 0;
+  });
 }
 
 /** Sets or clears the ban on an account. */
