@@ -6,7 +6,15 @@
  */
 import { schema, t } from '@colyseus/schema';
 import type { Client } from '@colyseus/core';
-import { TavernRoom, type ClientAuth } from './base.room.js';
+import { z } from 'zod';
+import { AppError, Code } from '../errors.js';
+import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
+
+/** `ping`: any JSON object (or nothing); answered with a `pong` carrying the same fields. */
+export const PingMessage = z.looseObject({}).optional();
+
+/** `rpc`: call a registered RPC; answered with an `rpc` message `{ id, payload }`. */
+export const RpcMessage = z.object({ id: z.string().min(1).max(128), payload: z.string().optional() });
 
 /** What the client sees of its session. */
 export const SessionState = schema(
@@ -37,8 +45,23 @@ export class SessionRoom extends TavernRoom {
     if (typeof options.sid !== 'string') throw new Error('session room needs a verified session id');
     this.sessionId = options.sid;
     this.roomId = sessionRoomId(options.sid);
-    this.setPrivate(true);
+    void this.setPrivate(true);
     this.state = new SessionState();
+    this.handle('ping', PingMessage, (client, message) => client.send('pong', message ?? {}));
+    this.handle('rpc', RpcMessage, (client, message) => this.rpc(client, message));
+  }
+
+  private async rpc(client: Client, message: z.output<typeof RpcMessage>): Promise<void> {
+    const fn = this.deps.hooks.rpc(message.id);
+    if (!fn) throw new RealtimeError(RealtimeCode.RUNTIME_FUNCTION_NOT_FOUND, Code.NOT_FOUND, 'RPC function not found');
+    let result: string | undefined;
+    try {
+      result = await fn(this.hookContext(client, 'rpc'), message.payload ?? '');
+    } catch (err) {
+      if (err instanceof AppError) throw new RealtimeError(RealtimeCode.RUNTIME_FUNCTION_EXCEPTION, err.code, err.message, { cause: err });
+      throw new RealtimeError(RealtimeCode.RUNTIME_FUNCTION_EXCEPTION, Code.INTERNAL, 'RPC function failed.', { cause: err });
+    }
+    client.send('rpc', { id: message.id, ...(result !== undefined ? { payload: result } : {}) });
   }
 
   override onJoin(client: Client): void {

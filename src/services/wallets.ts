@@ -57,7 +57,7 @@ export function walletJson(w: Record<string, bigint>): string {
 /** Parses JSON text of an object of integers without losing int64 precision. */
 export function parseWalletJson(text: string): Wallet {
   const out: Wallet = {};
-  const obj = JSON.parse(text.replace(/([:\[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"')) as Record<string, unknown>;
+  const obj = JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"')) as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj)) out[k] = BigInt(typeof v === 'number' ? Math.trunc(v) : String(v));
   return out;
 }

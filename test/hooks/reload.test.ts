@@ -1,7 +1,6 @@
 /** Dev mode: editing a module swaps the registries without a restart and without dropping clients. */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client as ColyseusClient } from '@colyseus/sdk';
