@@ -1,0 +1,285 @@
+/**
+ * `npm run bench`: device authentications per second, Tavern against a minimal baseline
+ * (loadtest/baseline-server.ts: raw node:http + pg + jsonwebtoken doing the same SQL and JWT work).
+ *
+ * Both run as child processes on the same Node, each on its own database of one throwaway PostgreSQL
+ * cluster (or of BENCH_DATABASE_URL, an admin URL where two databases are created and dropped), and
+ * are loaded in turn by autocannon in this process with the same settings. Scenarios: NEW (each
+ * request a new device id: SELECT miss + a two-insert transaction) and EXISTING (cycling through
+ * pre-created devices: one SELECT join). Each run is preceded by a short warm-up of the same kind.
+ *
+ * Cores: with taskset and ≥ 2 cores, this process (the load generator) is pinned to
+ * BENCH_CPUS_LOADGEN (0) and the servers to BENCH_CPUS_SERVER (1); PostgreSQL to BENCH_CPUS_POSTGRES
+ * (default: unpinned, it shares every core). BENCH_PIN=0 pins nothing.
+ *
+ * Env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32), BENCH_EXISTING (2000).
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createDatabase, startPostgres, type PgCluster } from '../test/support/postgres.js';
+import { freePort } from '../test/support/ports.js';
+import { markdown, noise, problems, summarize, writeResults, type RunSummary } from './report.js';
+import {
+  clusterCpu,
+  clusterCpuDelta,
+  cpuSeconds,
+  hasTaskset,
+  machine,
+  machineBusySeconds,
+  migrationSql,
+  pinProcess,
+  startChildServer,
+  type ChildServer,
+} from './support.js';
+
+const env = process.env;
+const num = (name: string, dflt: number) => {
+  const v = env[name] === undefined || env[name] === '' ? dflt : Number(env[name]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  return v;
+};
+const settings = {
+  durationSec: num('BENCH_DURATION', 10),
+  warmupSec: num('BENCH_WARMUP', 2),
+  connections: num('BENCH_CONNECTIONS', 32),
+  existingDevices: num('BENCH_EXISTING', 2000),
+  poolSize: 20, // Tavern's default TAVERN_DB_POOL_SIZE; the baseline gets the same
+};
+const AUTH = `Basic ${Buffer.from('defaultkey:').toString('base64')}`;
+const PATH = '/v2/account/authenticate/device?create=true';
+const runId = randomBytes(4).toString('hex');
+
+const cleanups: (() => Promise<void> | void)[] = [];
+async function cleanup(): Promise<void> {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()!();
+    } catch (err) {
+      process.stderr.write(`cleanup: ${(err as Error).message}\n`);
+    }
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping servers and database…\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+async function sql(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Users `n` devices `bench-existing-000000` …, each with its own user, as plain rows. */
+async function precreateDevices(url: string, n: number): Promise<void> {
+  await sql(
+    url,
+    `with u as (
+       insert into users (id, username) select gen_random_uuid(), 'benchexisting' || lpad(i::text, 6, '0') from generate_series(0, $1 - 1) i
+       returning id, username)
+     insert into user_device (id, user_id) select 'bench-existing-' || substr(username, 14), id from u`,
+    [n],
+  );
+  await sql(url, 'analyze users, user_device');
+}
+
+const existingId = (i: number) => `bench-existing-${String(i % settings.existingDevices).padStart(6, '0')}`;
+
+/** Checks one answer by hand: 200 with both tokens, `created` as expected. */
+async function probe(target: ChildServer, id: string, created: boolean): Promise<void> {
+  const res = await fetch(target.url + PATH, {
+    method: 'POST',
+    headers: { authorization: AUTH, 'content-type': 'application/json' },
+    body: JSON.stringify({ id }),
+  });
+  const body = (await res.json()) as Record<string, unknown>;
+  const ok =
+    res.status === 200 && typeof body.token === 'string' && typeof body.refresh_token === 'string' && (body.created === true) === created;
+  if (!ok) throw new Error(`${target.name}: unexpected answer for device ${id}: ${res.status} ${JSON.stringify(body)}`);
+}
+
+function load(target: ChildServer, nextId: () => string, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: target.url,
+    connections: settings.connections,
+    duration: seconds,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: PATH,
+        headers: { authorization: AUTH, 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ id: nextId() }) }),
+      },
+    ],
+  });
+}
+
+async function countUsers(url: string): Promise<number> {
+  return Number((await sql(url, 'select count(*)::int as n from users')).rows[0].n);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cores = machine().cores;
+  const pin = env.BENCH_PIN !== '0' && cores >= 2 && hasTaskset();
+  const cpus = { loadgen: env.BENCH_CPUS_LOADGEN || '0', server: env.BENCH_CPUS_SERVER || '1', postgres: env.BENCH_CPUS_POSTGRES || '' };
+
+  let cluster: PgCluster | undefined;
+  let adminUrl = env.BENCH_DATABASE_URL;
+  if (!adminUrl) {
+    log('starting a throwaway PostgreSQL cluster');
+    cluster = await startPostgres();
+    const c = cluster;
+    cleanups.push(() => c.stop());
+    adminUrl = cluster.url();
+  }
+  const pgData = cluster ? path.join(cluster.dir, 'data') : '';
+  const suffix = cluster ? '' : `_${process.pid}`;
+  const dbNames = { tavern: `bench_tavern${suffix}`, baseline: `bench_baseline${suffix}` };
+  const urls = { tavern: await createDatabase(adminUrl, dbNames.tavern), baseline: await createDatabase(adminUrl, dbNames.baseline) };
+  if (!cluster) {
+    const admin = adminUrl;
+    cleanups.push(async () => {
+      for (const name of Object.values(dbNames)) await sql(admin, `drop database if exists "${name}" with (force)`);
+    });
+  }
+  for (const statement of migrationSql()) await sql(urls.baseline, statement);
+
+  let layout = `load generator, servers and PostgreSQL share all ${cores} cores (no pinning)`;
+  if (pin) {
+    if (cluster && cpus.postgres) for (const pid of clusterCpu(pgData).keys()) pinProcess(pid, cpus.postgres);
+    pinProcess(process.pid, cpus.loadgen);
+    layout =
+      `load generator (autocannon, this process) on CPU ${cpus.loadgen}, servers on CPU ${cpus.server}, ` +
+      (cpus.postgres ? `PostgreSQL on CPU ${cpus.postgres}` : `PostgreSQL unpinned (shares all ${cores} cores)`);
+  }
+  log(layout);
+
+  const tavernPort = await freePort();
+  log('starting Tavern');
+  const tavern = await startChildServer({
+    name: 'Tavern',
+    script: 'src/main.ts',
+    port: tavernPort,
+    cpus: pin ? cpus.server : undefined,
+    env: {
+      TAVERN_PORT: String(tavernPort),
+      DATABASE_URL: urls.tavern,
+      TAVERN_RATE_LIMIT_REQUESTS: '0',
+      TAVERN_LOG_LEVEL: 'warn',
+      TAVERN_LOG_FORMAT: 'json',
+      TAVERN_SHUTDOWN_GRACE_SEC: '2',
+      NODE_ENV: 'development',
+    },
+  });
+  cleanups.push(() => tavern.stop());
+  const baselinePort = await freePort();
+  log('starting the baseline');
+  const baseline = await startChildServer({
+    name: 'baseline',
+    script: 'loadtest/baseline-server.ts',
+    port: baselinePort,
+    cpus: pin ? cpus.server : undefined,
+    env: { PORT: String(baselinePort), DATABASE_URL: urls.baseline, POOL_SIZE: String(settings.poolSize) },
+  });
+  cleanups.push(() => baseline.stop());
+
+  log(`pre-creating ${settings.existingDevices} devices in each database`);
+  await precreateDevices(urls.tavern, settings.existingDevices);
+  await precreateDevices(urls.baseline, settings.existingDevices);
+
+  const targets = [
+    { key: 'tavern' as const, server: tavern },
+    { key: 'baseline' as const, server: baseline },
+  ];
+  const runs: RunSummary[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const scenario of ['new', 'existing'] as const) {
+    for (const { key, server } of targets) {
+      let n = 0;
+      const nextId =
+        scenario === 'new'
+          ? (phase: string) => () => `bench-new-${runId}-${key}-${phase}-${n++}`
+          : (_phase: string) => () => existingId(n++);
+      await probe(server, scenario === 'new' ? `bench-probe-${runId}-${key}` : existingId(0), scenario === 'new');
+      log(`${scenario} / ${key}: warm-up ${settings.warmupSec} s`);
+      await load(server, nextId('warmup'), settings.warmupSec);
+      const usersBefore = await countUsers(urls[key]);
+      const pgBefore = cluster ? clusterCpu(pgData) : undefined;
+      const serverBefore = cpuSeconds(server.pid) ?? 0;
+      const genBefore = process.cpuUsage();
+      const machineBefore = machineBusySeconds();
+      log(`${scenario} / ${key}: measuring ${settings.durationSec} s`);
+      const t0 = performance.now();
+      const result = await load(server, nextId('run'), settings.durationSec);
+      const wall = (performance.now() - t0) / 1000;
+      const gen = process.cpuUsage(genBefore);
+      const machineAfter = machineBusySeconds();
+      const cpuPct: RunSummary['cpuPct'] = {
+        server: (((cpuSeconds(server.pid) ?? serverBefore) - serverBefore) / wall) * 100,
+        ...(cluster && pgBefore ? { postgres: (clusterCpuDelta(pgBefore, clusterCpu(pgData)) / wall) * 100 } : {}),
+        loadGenerator: ((gen.user + gen.system) / 1e6 / wall) * 100,
+      };
+      if (machineBefore !== undefined && machineAfter !== undefined) {
+        cpuPct.machine = ((machineAfter - machineBefore) / wall) * 100;
+        if (cpuPct.postgres !== undefined)
+          cpuPct.otherProcesses = Math.max(0, cpuPct.machine - cpuPct.server - cpuPct.postgres - cpuPct.loadGenerator);
+      }
+      const created = (await countUsers(urls[key])) - usersBefore;
+      runs.push(summarize(scenario, key, result, cpuPct, created));
+      raw[`${scenario}/${key}`] = {
+        requests: result.requests,
+        latency: result.latency,
+        throughput: result.throughput,
+        statusCodeStats: result.statusCodeStats,
+      };
+    }
+  }
+
+  const info = machine();
+  const table = markdown(runs, info, settings, layout);
+  const issues = problems(runs);
+  process.stdout.write(`\n${table}\n`);
+  if (issues.length > 0) {
+    const bar = '!'.repeat(78);
+    process.stdout.write(`\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${issues.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`);
+    process.exitCode = 1;
+  }
+  const busy = noise(runs);
+  if (busy.length > 0) {
+    process.stdout.write(
+      `\nWARNING: the machine was not quiet, these numbers understate both servers:\n${busy.map((b) => `  - ${b}`).join('\n')}\n`,
+    );
+  }
+  const file = writeResults('auth', {
+    benchmark: 'device authentication',
+    date: new Date().toISOString(),
+    machine: info,
+    settings: { ...settings, layout, database: cluster ? 'throwaway cluster (fsync=off, synchronous_commit=off)' : 'BENCH_DATABASE_URL' },
+    runs,
+    problems: issues,
+    noise: busy,
+    autocannon: raw,
+  });
+  process.stdout.write(`\nResults: ${file}\nTotal time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

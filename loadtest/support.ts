@@ -1,0 +1,187 @@
+/**
+ * Helpers for the benchmarks: child servers (optionally pinned to cores with `taskset`), waiting for
+ * a health check, CPU time of processes from /proc, the schema's DDL and a description of the machine.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { migrations } from '../src/entities/index.js';
+
+export const root = path.resolve(import.meta.dirname, '..');
+
+/** Whether `taskset` (util-linux) is available to pin processes to cores. */
+export function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pins every thread of a running process to a CPU list such as `0` or `0,1`. */
+export function pinProcess(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** A server running as a child process. */
+export interface ChildServer {
+  name: string;
+  url: string;
+  pid: number;
+  /** The last lines it wrote to stdout and stderr, for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `node --import tsx <script>` with the same Node as this process, pinned to `cpus` when given,
+ * and waits until `GET <url>/healthcheck` answers 200.
+ */
+export async function startChildServer(opts: {
+  name: string;
+  script: string;
+  port: number;
+  env: Record<string, string>;
+  cpus?: string | undefined;
+  timeoutMs?: number;
+}): Promise<ChildServer> {
+  const nodeArgs = ['--import', 'tsx', opts.script];
+  const [cmd, args] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const keep = (b: Buffer) => {
+    lines.push(...b.toString('utf8').split('\n').filter(Boolean));
+    if (lines.length > 40) lines.splice(0, lines.length - 40);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const url = `http://127.0.0.1:${opts.port}`;
+  const server: ChildServer = {
+    name: opts.name,
+    url,
+    pid: child.pid!,
+    output: () => lines.join('\n'),
+    stop: () => stopChild(child),
+  };
+  try {
+    await waitHealthy(url, child, opts.timeoutMs ?? 60_000);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${opts.name} did not start: ${(err as Error).message}\n--- its output ---\n${server.output()}`);
+  }
+  return server;
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
+    try {
+      const res = await fetch(`${url}/healthcheck`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`no healthy answer from ${url} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGTERM, then SIGKILL after 5 s. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+const TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds of a process (all its threads), or undefined when it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of a PostgreSQL cluster: the postmaster and each of its children, by pid. */
+export function clusterCpu(dataDir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return out;
+  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const own = cpuSeconds(postmaster);
+  if (own !== undefined) out.set(postmaster, own);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== postmaster) continue;
+      out.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / TICKS);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds the cluster spent between two `clusterCpu` samples (processes born meanwhile count whole). */
+export function clusterCpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0);
+  return sum;
+}
+
+/** CPU seconds the whole machine has spent busy (every core, every process), from /proc/stat. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    // cpu user nice system idle iowait irq softirq steal …
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The SQL of Tavern's migrations, in order, captured without a database or MikroORM driver. */
+export function migrationSql(): string[] {
+  const out: string[] = [];
+  for (const m of migrations) {
+    const instance = Object.create(m.class.prototype as object) as { up(): void | Promise<void>; addSql?: (sql: string) => void };
+    instance.addSql = (sql: string) => void out.push(sql);
+    void instance.up();
+  }
+  return out;
+}
+
+/** CPU model, core count, Node version, OS. */
+export function machine(): { cpu: string; cores: number; node: string; os: string } {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+  };
+}
