@@ -210,7 +210,11 @@ export abstract class TavernRoom extends Room {
   }
 
   override onDrop(client: Client): void {
-    if (this.deps.reconnectWindowSec > 0) this.allowReconnection(client, this.deps.reconnectWindowSec);
+    if (this.deps.reconnectWindowSec <= 0) return;
+    // The returned promise rejects when the window passes, when the client dropped before it
+    // finished joining ("not joined") and when the room is closing ("disposing", e.g. on server
+    // shutdown). None of these is an error, and left unhandled it would end the process.
+    this.allowReconnection(client, this.deps.reconnectWindowSec).catch(() => undefined);
   }
 
   /** Reconnections skip `onAuth`: the stored claims must still be valid (not expired, not revoked). */
