@@ -163,6 +163,12 @@ export const SETTINGS = {
     default: 600,
     description: 'lockout window for an IP',
   }),
+  reconnectWindowSec: setting({
+    env: 'TAVERN_RECONNECT_WINDOW_SEC',
+    schema: int(0, 3600),
+    default: 20,
+    description: 'how long a dropped realtime client may take to reconnect and keep its seat (0: no reconnection)',
+  }),
   shutdownGraceSec: setting({
     env: 'TAVERN_SHUTDOWN_GRACE_SEC',
     schema: int(0, 3600),

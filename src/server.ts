@@ -122,7 +122,7 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
     log,
     metrics,
     messageLimitBytes: config.socketMessageLimitBytes,
-    reconnectWindowSec: 20,
+    reconnectWindowSec: config.reconnectWindowSec,
   };
   game.define('session', bindRoom(SessionRoom, roomDeps));
 

@@ -131,8 +131,17 @@ export abstract class TavernRoom extends Room {
    * around it, and failures answer the sender with an `error` message.
    */
   protected handle<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown): void {
+    if (!this.catchAllInstalled) {
+      this.catchAllInstalled = true;
+      // Colyseus closes the socket on a message type nobody handles; Nakama answers an error instead.
+      this.onMessage('*', (client: Client, type: string | number) => {
+        const body: ErrorMessage = { code: RealtimeCode.UNRECOGNIZED_PAYLOAD, message: `Unrecognized message type: ${String(type).slice(0, 64)}`, status: Code.INVALID_ARGUMENT };
+        client.send('error', body);
+      });
+    }
     this.onMessage(type, (client: Client, raw: unknown) => this.dispatch(type, schema, fn, client, raw));
   }
+  private catchAllInstalled = false;
 
   private async dispatch<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown, client: Client, raw: unknown) {
     try {

@@ -659,6 +659,28 @@ describe('messages', () => {
   });
 });
 
+describe('unknown message types', () => {
+  test('get an UNRECOGNIZED_PAYLOAD error and the socket stays open', async () => {
+    const d = await newDevice(s.url);
+    const client = new Client(s.url);
+    client.auth.token = d.token;
+    const room = await client.create('session');
+    try {
+      const err = new Promise<any>((resolve) => room.onMessage('error', resolve));
+      room.send('no_such_message', { a: 1 });
+      const e = await err;
+      assert.equal(e.code, 1);
+      assert.match(e.message, /no_such_message/);
+      const pong = new Promise((resolve) => room.onMessage('pong', resolve));
+      room.send('ping', { still: 'here' });
+      assert.deepEqual(await pong, { still: 'here' });
+    } finally {
+      await room.leave();
+    }
+  });
+});
+
+
 describe('shutdown', () => {
   // Last in the file: it stops the server (the `after` hook's second stop is a no-op).
   test('stopping the server closes connected sessions with 4001 and leaves no unhandled rejection', async () => {
