@@ -6,7 +6,7 @@ import { Code } from '../errors.js';
 import { accountEndpoints, type AccountDeps } from './account.js';
 import { authenticateEndpoints, type AuthenticateDeps } from './authenticate.js';
 import { errorBody, toHttpError } from './errors.js';
-import { mountEndpoints, type Endpoint, type PipelineDeps } from './pipeline.js';
+import { endpointMiddleware, type Endpoint, type PipelineDeps } from './pipeline.js';
 import { rpcEndpoints } from './rpc.js';
 import { storageEndpoints } from './storage.js';
 import { userEndpoints } from './users.js';
@@ -83,10 +83,8 @@ export function createApp(options: AppOptions, deps: ApiDeps): { app: express.Ex
     });
   }
 
-  const router = express.Router();
   const endpoints = allEndpoints(deps);
-  mountEndpoints(router, endpoints, deps);
-  app.use(router);
+  app.use(endpointMiddleware(endpoints, deps));
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json(errorBody(Code.NOT_FOUND, 'Not Found'));

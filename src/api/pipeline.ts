@@ -5,7 +5,8 @@
  * error body, logging and a latency metric, so handlers hold only their own logic.
  */
 import { randomUUID } from 'node:crypto';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SessionVerifier, VerifiedSession } from '../auth/verifier.js';
@@ -69,15 +70,22 @@ export interface PipelineDeps {
   log: Logger;
 }
 
-type Verb = 'get' | 'post' | 'put' | 'delete' | 'patch';
-
-/** Registers every endpoint on the router. */
-export function mountEndpoints(router: Router, endpoints: readonly Endpoint[], deps: PipelineDeps): void {
-  for (const e of endpoints) {
-    router[e.method.toLowerCase() as Verb](e.path, (req: Request, res: Response, next: NextFunction) => {
-      serve(e, req, res, deps).catch(next);
-    });
-  }
+/**
+ * One middleware serving every endpoint: a radix-tree lookup (find-my-way) instead of Express's
+ * router, which tests each route's regular expression in turn (11% of a device login's CPU with
+ * ~35 routes, measured with --cpu-prof under autocannon).
+ */
+export function endpointMiddleware(endpoints: readonly Endpoint[], deps: PipelineDeps): (req: Request, res: Response, next: NextFunction) => void {
+  const routes = Router({ ignoreTrailingSlash: true });
+  for (const e of endpoints) routes.on(e.method, e.path, () => undefined, e);
+  return (req, res, next) => {
+    const found = routes.find(req.method as 'GET', req.path);
+    if (!found) return next();
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(found.params)) if (v !== undefined) params[k] = v;
+    req.params = params;
+    serve(found.store as Endpoint, req, res, deps).catch(next);
+  };
 }
 
 async function serve(e: Endpoint, req: Request, res: Response, deps: PipelineDeps): Promise<void> {
