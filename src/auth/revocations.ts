@@ -6,7 +6,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { RevocationKind } from '../entities/index.js';
-import type { TokenClaims } from './tokens.js';
+import { issuedAtMs, type TokenClaims } from './tokens.js';
 
 /** The slice of Colyseus's Presence this store needs. */
 export interface PubSub {
@@ -20,7 +20,7 @@ const CHANNEL = 'tavern:revocations';
 interface Entry {
   id: string;
   kind: RevocationKind;
-  /** Seconds since the epoch; only for USER rows. */
+  /** Milliseconds since the epoch; only for USER rows: sessions issued up to then are revoked. */
   notBefore?: number;
   /** Milliseconds since the epoch. */
   expiresAt: number;
@@ -55,7 +55,7 @@ export class RevocationStore {
       this.remember({
         id: r.id,
         kind: r.kind as RevocationKind,
-        ...(r.not_before ? { notBefore: Math.floor(new Date(r.not_before).getTime() / 1000) } : {}),
+        ...(r.not_before ? { notBefore: new Date(r.not_before).getTime() } : {}),
         expiresAt: new Date(r.expires_at).getTime(),
       });
     }
@@ -101,13 +101,13 @@ export class RevocationStore {
     const entry: Entry = {
       id: uid,
       kind: RevocationKind.USER,
-      notBefore: Math.floor(nowMs / 1000),
+      notBefore: nowMs,
       expiresAt: nowMs + refreshTokenExpirySec * 1000,
     };
     await (em ?? this.em()).execute(
       `insert into token_revocation (id, kind, not_before, expires_at) values (?, ?, ?, ?)
        on conflict (id, kind) do update set not_before = excluded.not_before, expires_at = excluded.expires_at`,
-      [entry.id, entry.kind, new Date(entry.notBefore! * 1000), new Date(entry.expiresAt)],
+      [entry.id, entry.kind, new Date(entry.notBefore!), new Date(entry.expiresAt)],
     );
     this.announce(entry);
   }
@@ -129,7 +129,8 @@ export class RevocationStore {
 
   private userRevoked(c: TokenClaims): boolean {
     const e = this.entries.get(`${RevocationKind.USER}:${c.uid}`);
-    return e !== undefined && c.iat <= (e.notBefore ?? 0);
+    // Milliseconds, not `iat` seconds: a login right after a logout-all in the same second must work.
+    return e !== undefined && issuedAtMs(c) <= (e.notBefore ?? 0);
   }
 
   private remember(e: Entry): void {

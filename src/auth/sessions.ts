@@ -33,7 +33,8 @@ export class SessionService {
       throw unauthenticated('Refresh token invalid or expired.');
     });
     if (!(await this.revocations.spendRefresh(claims.tid, claims.exp))) throw unauthenticated('Refresh token invalid or expired.');
-    return this.signer.issue(user, vars ?? claims.vrs);
+    // An empty map is "not given" on the wire (nakama-js always sends `vars: {}`): keep the session's vars.
+    return this.signer.issue(user, vars && Object.keys(vars).length > 0 ? vars : claims.vrs);
   }
 
   /**

@@ -3,7 +3,7 @@
  * session id (`tid`) shared by the pair. Keys are `KeyObject`s: jsonwebtoken verifies ~50× faster
  * with one than with a string secret (STACK-NOTES.md).
  */
-import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { unauthenticated } from '../errors.js';
 
@@ -48,13 +48,14 @@ export class TokenSigner {
 
   /** Issues a new session (fresh `tid`) for a user. */
   issue(user: { id: string; username: string }, vars?: Record<string, string>, expirySec?: number): TokenPair {
-    const iat = Math.floor(this.now() / 1000);
-    const base = { tid: randomUUID(), uid: user.id, usn: user.username, ...(vars && Object.keys(vars).length > 0 ? { vrs: vars } : {}) };
+    const nowMs = this.now();
+    const iat = Math.floor(nowMs / 1000);
+    const base = { tid: uuidV7(nowMs), uid: user.id, usn: user.username, ...(vars && Object.keys(vars).length > 0 ? { vrs: vars } : {}) };
     const claims: TokenClaims = { ...base, iat, exp: iat + (expirySec ?? this.settings.tokenExpirySec) };
     const refreshClaims: TokenClaims = { ...base, iat, exp: iat + this.settings.refreshTokenExpirySec };
     return {
-      token: jwt.sign(claims, this.sessionKey, { algorithm: 'HS256' }),
-      refreshToken: jwt.sign(refreshClaims, this.refreshKey, { algorithm: 'HS256' }),
+      token: jwt.sign(clientSafeJson(claims), this.sessionKey, { algorithm: 'HS256' }),
+      refreshToken: jwt.sign(clientSafeJson(refreshClaims), this.refreshKey, { algorithm: 'HS256' }),
       claims,
       refreshClaims,
     };
@@ -78,6 +79,41 @@ export class TokenSigner {
     if (!isClaims(payload)) throw unauthenticated(message);
     return payload;
   }
+}
+
+/**
+ * The claims as JSON every Nakama client can decode. nakama-js reads a payload with `atob` after
+ * deleting each character outside standard base64 (so a base64url `-` or `_` corrupts it) and
+ * takes the bytes as Latin-1. Escaping non-ASCII, `>`, `?`, `~` and DEL as `\uXXXX` leaves only
+ * ASCII bytes that never encode to `-` or `_`; any JSON parser reads the same claims back.
+ */
+function clientSafeJson(claims: TokenClaims): string {
+  return JSON.stringify(claims).replace(/[>?~\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A version 7 UUID (RFC 9562): its first 48 bits are the issue time in milliseconds. A session id
+ * made this way tells, inside the signed token, when the session began to the millisecond, which
+ * `iat` (whole seconds, as Nakama's clients expect) cannot.
+ */
+function uuidV7(ms: number): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(Math.max(0, Math.floor(ms)), 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * When a token's session was issued, in milliseconds since the epoch: from a version 7 `tid`, else
+ * the start of its `iat` second (so a comparison with a revocation time errs towards revoking).
+ */
+export function issuedAtMs(c: TokenClaims): number {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(c.tid)) {
+    return parseInt(c.tid.slice(0, 8) + c.tid.slice(9, 13), 16);
+  }
+  return c.iat * 1000;
 }
 
 function isClaims(p: unknown): p is TokenClaims {

@@ -64,6 +64,7 @@ export const USER_COLUMNS = sql.raw(
 /** Users by ids and usernames (Nakama's GetUsers); unknown ones are left out. */
 export async function getUsers(em: Em, ids: readonly string[], usernames: readonly string[]): Promise<User[]> {
   for (const id of ids) if (!v.uuid.safeParse(id).success) throw invalid(`ID '${id}' is not a valid system ID.`);
+  for (const name of usernames) if (!v.usernameQuery.safeParse(name).success) throw invalid('Username must not contain NUL characters.');
   if (ids.length + usernames.length > 1000) throw invalid('At most 1000 users per request.');
   if (ids.length === 0 && usernames.length === 0) return [];
   const rows = await query<UserRow>(

@@ -5,14 +5,16 @@
 import { z } from 'zod';
 
 const noControl = (s: string) => !/[\p{Cc}]/u.test(s);
+/** PostgreSQL's text cannot hold U+0000: refuse it up front rather than fail in the database. */
+const noNul = (s: string) => !s.includes('\u0000');
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 const bytes = (min: number, max: number, what: string) =>
   z.string().refine((s) => byteLength(s) >= min && byteLength(s) <= max, `${what} must be ${min}-${max} bytes.`);
 
-export const deviceId = bytes(10, 128, 'Device ID');
-export const customId = bytes(6, 128, 'Custom ID');
-export const email = bytes(10, 255, 'Invalid email address, must be 10-255 bytes.').refine(
-  (s) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s),
+export const deviceId = bytes(10, 128, 'Device ID').refine(noControl, 'Device ID invalid, no spaces or control characters allowed.');
+export const customId = bytes(6, 128, 'Custom ID').refine(noControl, 'Custom ID invalid, no spaces or control characters allowed.');
+export const email = bytes(10, 255, 'Invalid email address,').refine(
+  (s) => noControl(s) && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s),
   'Invalid email address format.',
 );
 export const password = z.string().min(8, 'Password must be at least 8 characters long.').max(4096);
@@ -22,11 +24,15 @@ export const username = z
   .max(128, 'Username must be at most 128 characters.')
   .refine((s) => noControl(s) && !/\s/.test(s), 'Username invalid, no spaces or control characters allowed.');
 export const displayName = z.string().max(255).refine(noControl, 'Display name invalid, no control characters allowed.');
-export const avatarUrl = z.string().max(512);
-export const langTag = z.string().max(18);
-export const location = z.string().max(255);
-export const timezone = z.string().max(255);
-export const vars = z.record(z.string().max(128), z.string().max(4096)).refine((v) => Object.keys(v).length <= 64, 'At most 64 session vars.');
+export const avatarUrl = z.string().max(512).refine(noNul, 'Avatar URL must not contain NUL characters.');
+export const langTag = z.string().max(18).refine(noNul, 'Language tag must not contain NUL characters.');
+export const location = z.string().max(255).refine(noNul, 'Location must not contain NUL characters.');
+export const timezone = z.string().max(255).refine(noNul, 'Timezone must not contain NUL characters.');
+/** A username to look up: no stored username can hold U+0000, and PostgreSQL would refuse it. */
+export const usernameQuery = z.string().refine(noNul, 'Username must not contain NUL characters.');
+export const vars = z
+  .record(z.string().max(128), z.string().max(4096))
+  .refine((v) => Object.keys(v).length <= 64, 'At most 64 session vars.');
 export const uuid = z.string().uuid();
 
 /** Throws the first issue of a zod result as a client-safe message. */
