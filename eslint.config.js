@@ -14,7 +14,7 @@ const nodeGlobals = {
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', 'loadtest/results/'],
+    ignores: ['node_modules/', 'data/', 'dist/', 'coverage/', 'loadtest/results/', 'loadtest/tmp/', 'test/fixtures/.reload-*/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

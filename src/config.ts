@@ -232,7 +232,13 @@ const DEFAULT_KEYS = ['serverKey', 'httpKey', 'sessionKey', 'refreshKey'] as con
 
 /** The flag for a setting: `TAVERN_TOKEN_EXPIRY_SEC` → `--token-expiry-sec`. */
 export function flagName(env: string): string {
-  return '--' + env.replace(/^TAVERN_/, '').toLowerCase().replace(/_/g, '-');
+  return (
+    '--' +
+    env
+      .replace(/^TAVERN_/, '')
+      .toLowerCase()
+      .replace(/_/g, '-')
+  );
 }
 
 function parseArgv(argv: readonly string[]): Map<string, string> {

@@ -28,7 +28,15 @@ interface Counts {
 
 function runPass(label: string, files: string[], env: NodeJS.ProcessEnv): Promise<Counts> {
   process.stdout.write(`\n=== ${label}: ${files.length} files ===\n`);
-  const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-timeout=180000', ...files.map((f) => path.relative(root, f))];
+  const args = [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    '--test-timeout=180000',
+    ...files.map((f) => path.relative(root, f)),
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

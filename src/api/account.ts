@@ -18,7 +18,12 @@ const custom = z.object({ id: v.customId, vars: v.vars.optional() });
 const emailAccount = z.object({ email: v.email, password: v.password, vars: v.vars.optional() });
 
 export function accountEndpoints({ sessions, hasher }: AccountDeps): Endpoint[] {
-  const link = <S extends z.ZodType>(operation: string, path: string, request: S, fn: (userId: string, req: z.output<S>, em: Em) => Promise<void>) =>
+  const link = <S extends z.ZodType>(
+    operation: string,
+    path: string,
+    request: S,
+    fn: (userId: string, req: z.output<S>, em: Em) => Promise<void>,
+  ) =>
     endpoint({
       operation,
       method: 'POST',

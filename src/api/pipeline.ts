@@ -75,7 +75,10 @@ export interface PipelineDeps {
  * router, which tests each route's regular expression in turn (11% of a device login's CPU with
  * ~35 routes, measured with --cpu-prof under autocannon).
  */
-export function endpointMiddleware(endpoints: readonly Endpoint[], deps: PipelineDeps): (req: Request, res: Response, next: NextFunction) => void {
+export function endpointMiddleware(
+  endpoints: readonly Endpoint[],
+  deps: PipelineDeps,
+): (req: Request, res: Response, next: NextFunction) => void {
   const routes = Router({ ignoreTrailingSlash: true });
   for (const e of endpoints) routes.on(e.method, e.path, () => undefined, e);
   return (req, res, next) => {
@@ -98,7 +101,13 @@ async function serve(e: Endpoint, req: Request, res: Response, deps: PipelineDep
     const hook: HookContext = Object.freeze({
       operation: e.operation,
       ...(session
-        ? { userId: session.userId, username: session.username, vars: session.vars, sessionId: session.sessionId, expiry: session.expiresAt }
+        ? {
+            userId: session.userId,
+            username: session.username,
+            vars: session.vars,
+            sessionId: session.sessionId,
+            expiry: session.expiresAt,
+          }
         : {}),
       clientIp: req.ip,
       headers: req.headers,
@@ -182,7 +191,8 @@ function rawRequest(e: Endpoint, req: Request): Record<string, unknown> {
   delete out.http_key;
   if (e.body === '*') {
     const body: unknown = req.body ?? {};
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(Code.INVALID_ARGUMENT, 'Request body must be a JSON object.');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new AppError(Code.INVALID_ARGUMENT, 'Request body must be a JSON object.');
     Object.assign(out, body);
   } else if (e.body !== undefined && req.body !== undefined) out[e.body] = req.body;
   return out;

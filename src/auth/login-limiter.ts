@@ -18,7 +18,11 @@ export class LoginLimiter {
   private readonly byIp: RateLimiterAbstract;
 
   constructor(private readonly limits: LoginLimits) {
-    this.byAccount = new RateLimiterMemory({ points: limits.loginMaxFailuresPerAccount, duration: limits.loginAccountWindowSec, keyPrefix: 'login-acct' });
+    this.byAccount = new RateLimiterMemory({
+      points: limits.loginMaxFailuresPerAccount,
+      duration: limits.loginAccountWindowSec,
+      keyPrefix: 'login-acct',
+    });
     this.byIp = new RateLimiterMemory({ points: limits.loginMaxFailuresPerIp, duration: limits.loginIpWindowSec, keyPrefix: 'login-ip' });
   }
 
@@ -28,7 +32,10 @@ export class LoginLimiter {
    */
   async guard<T>(ip: string, account: string, attempt: () => Promise<T>): Promise<T> {
     const [a, i] = await Promise.all([this.byAccount.get(account), this.byIp.get(ip)]);
-    if ((a?.consumedPoints ?? 0) >= this.limits.loginMaxFailuresPerAccount || (i?.consumedPoints ?? 0) >= this.limits.loginMaxFailuresPerIp) {
+    if (
+      (a?.consumedPoints ?? 0) >= this.limits.loginMaxFailuresPerAccount ||
+      (i?.consumedPoints ?? 0) >= this.limits.loginMaxFailuresPerIp
+    ) {
       throw new AppError(Code.RESOURCE_EXHAUSTED, 'Too many failed login attempts, try again later.');
     }
     try {
@@ -37,10 +44,7 @@ export class LoginLimiter {
       return result;
     } catch (err) {
       if (err instanceof AppError && (err.code === Code.UNAUTHENTICATED || err.code === Code.NOT_FOUND)) {
-        await Promise.all([
-          err.code === Code.UNAUTHENTICATED ? this.byAccount.penalty(account, 1) : undefined,
-          this.byIp.penalty(ip, 1),
-        ]);
+        await Promise.all([err.code === Code.UNAUTHENTICATED ? this.byAccount.penalty(account, 1) : undefined, this.byIp.penalty(ip, 1)]);
       }
       throw err;
     }

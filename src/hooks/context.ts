@@ -9,8 +9,7 @@ export interface RuntimeInfo {
   version: string;
 }
 
-const asList = (v: unknown): string[] =>
-  v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+const asList = (v: unknown): string[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 function lists(o: Readonly<Record<string, unknown>> | undefined): Record<string, string[]> | undefined {
   if (!o) return undefined;

@@ -47,7 +47,8 @@ export function createInitializer(d: InitializerDeps): Initializer {
     if (typeof name !== 'string') throw new RegistrationError(`${kind}: operation name must be a string`);
     const canonical = canonicalOperation(name);
     if (!canonical) throw new RegistrationError(`${kind}("${name}"): not a Nakama API operation (see shared/reference/nakama-rest-v2.tsv)`);
-    if (!d.served.has(canonical)) logger.warn({ operation: canonical }, `${kind}: Tavern does not serve ${canonical} yet; the hook will run once it does`);
+    if (!d.served.has(canonical))
+      logger.warn({ operation: canonical }, `${kind}: Tavern does not serve ${canonical} yet; the hook will run once it does`);
     return canonical;
   };
   const message = (name: unknown, kind: string): string => {
@@ -62,7 +63,8 @@ export function createInitializer(d: InitializerDeps): Initializer {
 
   return {
     registerRpc(id, fn) {
-      if (typeof id !== 'string' || id.length === 0 || id.length > 128) throw new RegistrationError('registerRpc: id must be 1-128 characters');
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128)
+        throw new RegistrationError('registerRpc: id must be 1-128 characters');
       mustBeFunction(fn, `registerRpc("${id}")`);
       registry.registerRpc(id, async (call, payload) => {
         const ctx = buildContext(info, 'rpc', call);
@@ -82,7 +84,9 @@ export function createInitializer(d: InitializerDeps): Initializer {
     registerAfter(op, fn) {
       const name = operation(op, 'registerAfter');
       mustBeFunction(fn, `registerAfter("${name}")`);
-      registry.registerAfter(name, (call, response, request) => fn(buildContext(info, 'after', call), logger, nk, response as never, request as never));
+      registry.registerAfter(name, (call, response, request) =>
+        fn(buildContext(info, 'after', call), logger, nk, response as never, request as never),
+      );
     },
     registerRtBefore(msg, fn) {
       const name = message(msg, 'registerRtBefore');
@@ -94,13 +98,16 @@ export function createInitializer(d: InitializerDeps): Initializer {
     registerRtAfter(msg, fn) {
       const name = message(msg, 'registerRtAfter');
       mustBeFunction(fn, `registerRtAfter("${name}")`);
-      registry.registerRtAfter(name, (call, output, input) => fn(buildContext(info, 'after', call), logger, nk, output, input as Record<string, unknown>));
+      registry.registerRtAfter(name, (call, output, input) =>
+        fn(buildContext(info, 'after', call), logger, nk, output, input as Record<string, unknown>),
+      );
     },
     registerMatch(name, handler) {
       if (typeof name !== 'string' || name.length === 0) throw new RegistrationError('registerMatch: name must be a non-empty string');
       const required = ['matchInit', 'matchJoinAttempt', 'matchJoin', 'matchLeave', 'matchLoop', 'matchTerminate', 'matchSignal'] as const;
       for (const m of required) mustBeFunction((handler as unknown as Record<string, unknown>)?.[m], `registerMatch("${name}").${m}`);
-      if (registry.matches.has(name)) throw new RegistrationError(`registerMatch("${name}"): already registered by ${registry.matches.get(name)!.module}`);
+      if (registry.matches.has(name))
+        throw new RegistrationError(`registerMatch("${name}"): already registered by ${registry.matches.get(name)!.module}`);
       registry.matches.set(name, { fn: handler as never, module: d.module });
     },
     registerMatchmakerMatched(fn) {

@@ -25,7 +25,7 @@ function isBare(specifier: string): boolean {
 function versionOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
   const q = url.indexOf('?');
-  return q >= 0 ? new URLSearchParams(url.slice(q + 1)).get('tavern-v') ?? undefined : undefined;
+  return q >= 0 ? (new URLSearchParams(url.slice(q + 1)).get('tavern-v') ?? undefined) : undefined;
 }
 
 function installResolveHook(): void {
@@ -66,7 +66,9 @@ export async function discoverModules(dir: string): Promise<string[]> {
     throw err;
   }
   return names
-    .filter((n) => MODULE_FILE.test(n) && !n.endsWith('.d.ts') && !n.startsWith('.') && !n.startsWith('_') && !/\.test\.[mc]?[jt]s$/.test(n))
+    .filter(
+      (n) => MODULE_FILE.test(n) && !n.endsWith('.d.ts') && !n.startsWith('.') && !n.startsWith('_') && !/\.test\.[mc]?[jt]s$/.test(n),
+    )
     .sort()
     .map((n) => path.join(dir, n));
 }

@@ -2,13 +2,24 @@
  * The pure helpers of `nk` (Nakama's names and argument orders): ids, cron, JWT, encodings,
  * hashes, HMAC and AES. No server state, so they are also exported from the `tavern` entry point.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createSecretKey, createSign, randomBytes, randomUUID } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createSecretKey,
+  createSign,
+  randomBytes,
+  randomUUID,
+} from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
 import jwt from 'jsonwebtoken';
 import { invalid } from '../errors.js';
 
 type Bytes = string | Uint8Array | ArrayBuffer;
-const buf = (b: Bytes): Buffer => (typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b));
+const buf = (b: Bytes): Buffer =>
+  typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b);
 
 function cron(expression: string, fromSec: number, direction: 'next' | 'prev'): number {
   try {

@@ -66,7 +66,14 @@ export class Runtime implements HookLookup {
       }
       const init = mod.InitModule ?? (mod.default as Record<string, unknown> | undefined)?.InitModule;
       if (typeof init !== 'function') throw new ModuleLoadError(`module ${name} does not export an InitModule function`);
-      const initializer = createInitializer({ registry, module: name, logger, nk: this.opts.nk, info: this.opts.info, served: this.served });
+      const initializer = createInitializer({
+        registry,
+        module: name,
+        logger,
+        nk: this.opts.nk,
+        info: this.opts.info,
+        served: this.served,
+      });
       try {
         await (init as InitModule)(buildContext(this.opts.info, 'init'), logger, this.opts.nk, initializer);
       } catch (err) {
@@ -74,7 +81,10 @@ export class Runtime implements HookLookup {
       }
     }
     this.current = registry;
-    this.opts.log.info({ path: this.opts.path, modules: files.map((f) => path.basename(f)), ...registry.summary() }, 'runtime modules loaded');
+    this.opts.log.info(
+      { path: this.opts.path, modules: files.map((f) => path.basename(f)), ...registry.summary() },
+      'runtime modules loaded',
+    );
     return files;
   }
 

@@ -135,7 +135,11 @@ export abstract class TavernRoom extends Room {
       this.catchAllInstalled = true;
       // Colyseus closes the socket on a message type nobody handles; Nakama answers an error instead.
       this.onMessage('*', (client: Client, type: string | number) => {
-        const body: ErrorMessage = { code: RealtimeCode.UNRECOGNIZED_PAYLOAD, message: `Unrecognized message type: ${String(type).slice(0, 64)}`, status: Code.INVALID_ARGUMENT };
+        const body: ErrorMessage = {
+          code: RealtimeCode.UNRECOGNIZED_PAYLOAD,
+          message: `Unrecognized message type: ${String(type).slice(0, 64)}`,
+          status: Code.INVALID_ARGUMENT,
+        };
         client.send('error', body);
       });
     }
@@ -143,7 +147,13 @@ export abstract class TavernRoom extends Room {
   }
   private catchAllInstalled = false;
 
-  private async dispatch<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown, client: Client, raw: unknown) {
+  private async dispatch<S extends z.ZodType>(
+    type: string,
+    schema: S,
+    fn: (client: Client, message: z.output<S>) => unknown,
+    client: Client,
+    raw: unknown,
+  ) {
     try {
       const size = raw === undefined ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '', 'utf8');
       if (size > this.deps.messageLimitBytes) {

@@ -29,15 +29,15 @@ function checkEnabled(user: UserRow): UserRow {
   return user;
 }
 
-type Identity =
-  | { kind: 'device'; id: string }
-  | { kind: 'custom'; id: string }
-  | { kind: 'email'; email: string; passwordHash: string };
+type Identity = { kind: 'device'; id: string } | { kind: 'custom'; id: string } | { kind: 'email'; email: string; passwordHash: string };
 
 async function findBy(em: Em, identity: Identity): Promise<UserRow | undefined> {
   switch (identity.kind) {
     case 'device':
-      return queryOne<UserRow>(em, sql`select ${USER_COLUMNS} from user_device d join users u on u.id = d.user_id where d.id = ${identity.id}`);
+      return queryOne<UserRow>(
+        em,
+        sql`select ${USER_COLUMNS} from user_device d join users u on u.id = d.user_id where d.id = ${identity.id}`,
+      );
     case 'custom':
       return queryOne<UserRow>(em, sql`select ${USER_COLUMNS} from users u where u.custom_id = ${identity.id}`);
     case 'email':
@@ -50,8 +50,14 @@ async function insertWith(em: Em, identity: Identity, username: string): Promise
   const id = randomUUID();
   if (identity.kind === 'device') {
     return transaction(em, async (tx) => {
-      const user = await queryOne<UserRow>(tx, sql`insert into users as u (id, username) values (${id}, ${username}) returning ${USER_COLUMNS}`);
-      const device = await queryOne(tx, sql`insert into user_device (id, user_id) values (${identity.id}, ${id}) on conflict (id) do nothing returning id`);
+      const user = await queryOne<UserRow>(
+        tx,
+        sql`insert into users as u (id, username) values (${id}, ${username}) returning ${USER_COLUMNS}`,
+      );
+      const device = await queryOne(
+        tx,
+        sql`insert into user_device (id, user_id) values (${identity.id}, ${id}) on conflict (id) do nothing returning id`,
+      );
       if (!device) throw new LostRace();
       return user;
     }).catch((err: unknown) => {

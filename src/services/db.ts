@@ -43,7 +43,18 @@ interface PgError {
   message?: string;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'ENOENT', '57P01', '57P02', '57P03', '53300']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOENT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 /** Whether an error means the database cannot be reached right now. */
 export function isConnectionError(err: unknown): boolean {
@@ -51,7 +62,12 @@ export function isConnectionError(err: unknown): boolean {
     const pg = e as PgError;
     if (pg.code && (CONNECTION_CODES.has(pg.code) || pg.code.startsWith('08'))) return true;
     const msg = pg.message ?? '';
-    if (/Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(msg)) return true;
+    if (
+      /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
+        msg,
+      )
+    )
+      return true;
   }
   return false;
 }

@@ -42,7 +42,7 @@ test('editing a module or its helper reloads it within 2 s; a connected client s
   room.onLeave(() => (left = true));
 
   const file = path.join(dir, 'rpcs.ts');
-  writeFileSync(file, readFileSync(file, 'utf8').replace("`v1${suffix}`", "`v2${suffix}`"));
+  writeFileSync(file, readFileSync(file, 'utf8').replace('`v1${suffix}`', '`v2${suffix}`'));
   await eventually(async () => (await version(d.bearer)) === 'v2', 2000);
 
   writeFileSync(path.join(dir, 'lib', 'suffix.ts'), "export const suffix = '-patched';");

@@ -96,7 +96,10 @@ describe('module imports', () => {
 describe('runtime context', () => {
   test("Nakama's fields, frozen", async () => {
     const d = await newDevice(s.url);
-    const login = await http(s.url, 'POST', '/v2/account/authenticate/device', { auth: serverKeyAuth, body: { id: d.deviceId, vars: { tier: 'gold' } } });
+    const login = await http(s.url, 'POST', '/v2/account/authenticate/device', {
+      auth: serverKeyAuth,
+      body: { id: d.deviceId, vars: { tier: 'gold' } },
+    });
     const r = await rpc('context', { auth: `Bearer ${login.body.token}`, query: '?lang=fr' });
     const ctx = JSON.parse(r.body.payload);
     const claims = JSON.parse(Buffer.from(login.body.token.split('.')[1], 'base64url').toString());
@@ -131,7 +134,10 @@ describe('before and after hooks', () => {
     assert.equal(r.body.code, 5);
     const again = await http(s.url, 'POST', '/v2/account/authenticate/custom?create=false', { auth: serverKeyAuth, body: { id } });
     assert.equal(again.status, 404, 'the rejected request created no account');
-    const ok = await http(s.url, 'POST', '/v2/account/authenticate/custom?create=true', { auth: serverKeyAuth, body: { id: `fine-${Date.now()}` } });
+    const ok = await http(s.url, 'POST', '/v2/account/authenticate/custom?create=true', {
+      auth: serverKeyAuth,
+      body: { id: `fine-${Date.now()}` },
+    });
     assert.equal(ok.status, 200);
   });
 
@@ -164,7 +170,10 @@ describe('nk facade', () => {
     const acct = JSON.parse((await rpc('account', { auth: d.bearer })).body.payload);
     assert.equal(acct.devices[0].id, d.deviceId);
     assert.equal(typeof acct.user.createTime, 'number');
-    const gen = await rpc('token_for', { query: '?http_key=defaulthttpkey', body: JSON.stringify(JSON.stringify({ userId: acct.user.userId, username: acct.user.username })) });
+    const gen = await rpc('token_for', {
+      query: '?http_key=defaulthttpkey',
+      body: JSON.stringify(JSON.stringify({ userId: acct.user.userId, username: acct.user.username })),
+    });
     const { token } = JSON.parse(gen.body.payload);
     const me = await http(s.url, 'GET', '/v2/account', { auth: `Bearer ${token}` });
     assert.equal(me.status, 200);

@@ -680,7 +680,6 @@ describe('unknown message types', () => {
   });
 });
 
-
 describe('shutdown', () => {
   // Last in the file: it stops the server (the `after` hook's second stop is a no-op).
   test('stopping the server closes connected sessions with 4001 and leaves no unhandled rejection', async () => {

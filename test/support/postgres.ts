@@ -49,8 +49,13 @@ export async function startPostgres(): Promise<PgCluster> {
     execFileSync(cmd, a, { stdio: 'ignore' });
   };
   const options = [
-    `-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c synchronous_commit=off',
-    '-c full_page_writes=off', '-c max_connections=300',
+    `-p ${port}`,
+    `-k ${dir}`,
+    '-c listen_addresses=127.0.0.1',
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+    '-c max_connections=300',
   ].join(' ');
   let running = false;
   const start = async () => {

@@ -38,7 +38,10 @@ export function adminUrl(): string {
   return url;
 }
 
-export async function startTestServer(overrides: Overrides = {}, opts: { db?: 'postgres' | 'pglite'; databaseUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Overrides = {},
+  opts: { db?: 'postgres' | 'pglite'; databaseUrl?: string } = {},
+): Promise<TestServer> {
   const db = opts.db ?? testDb();
   let dataDir: string | undefined;
   let databaseUrl = opts.databaseUrl;
@@ -109,5 +112,10 @@ export async function newDevice(base: string, id = `dev-${Math.random().toString
   const q = username ? `&username=${encodeURIComponent(username)}` : '';
   const res = await http(base, 'POST', `/v2/account/authenticate/device?create=true${q}`, { auth: serverKeyAuth, body: { id } });
   if (res.status !== 200) throw new Error(`device auth failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return { deviceId: id, token: res.body.token as string, refreshToken: res.body.refresh_token as string, bearer: `Bearer ${res.body.token}` };
+  return {
+    deviceId: id,
+    token: res.body.token as string,
+    refreshToken: res.body.refresh_token as string,
+    bearer: `Bearer ${res.body.token}`,
+  };
 }
