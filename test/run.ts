@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startPostgres, type PgCluster } from './support/postgres.js';
+import { startRedis, type TestRedis } from './support/redis.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -62,6 +63,12 @@ if (!process.env.TEST_DATABASE_URL) {
   cluster = await startPostgres();
   env.TAVERN_TEST_PG_URL = cluster.url();
 }
+// One Redis for the run; suites that use it give each test its own key prefix or channel names.
+let redis: TestRedis | undefined;
+if (!process.env.TEST_REDIS_URL) {
+  redis = await startRedis();
+  env.TAVERN_TEST_REDIS_URL = redis.url;
+}
 let total: Counts = { pass: 0, fail: 0, code: 0 };
 try {
   const passes: [string, string[], NodeJS.ProcessEnv][] = [
@@ -75,6 +82,7 @@ try {
   }
 } finally {
   await cluster?.stop();
+  await redis?.stop();
 }
 process.stdout.write(`\ntotal: ${total.pass} passed, ${total.fail} failed\n`);
 process.exit(total.code !== 0 || total.fail > 0 ? 1 : 0);

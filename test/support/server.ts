@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { parseConfig, type SETTINGS } from '../../src/config.js';
 import { REDACT_PATHS } from '../../src/logger.js';
-import { startServer, type Tavern } from '../../src/server.js';
+import { startServer, type ServerOptions, type Tavern } from '../../src/server.js';
 import { createDatabase } from './postgres.js';
 
 export type Overrides = Partial<Record<keyof typeof SETTINGS, unknown>>;
@@ -40,7 +40,7 @@ export function adminUrl(): string {
 
 export async function startTestServer(
   overrides: Overrides = {},
-  opts: { db?: 'postgres' | 'pglite'; databaseUrl?: string } = {},
+  opts: { db?: 'postgres' | 'pglite'; databaseUrl?: string } & ServerOptions = {},
 ): Promise<TestServer> {
   const db = opts.db ?? testDb();
   let dataDir: string | undefined;
@@ -69,7 +69,10 @@ export async function startTestServer(
     },
   });
   const log = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
-  const server = await startServer(config, log);
+  const server = await startServer(config, log, {
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.schedulerIntervalMs !== undefined ? { schedulerIntervalMs: opts.schedulerIntervalMs } : {}),
+  });
   return {
     ...server,
     logs,
@@ -80,6 +83,13 @@ export async function startTestServer(
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** URL of the Redis tests use: `TEST_REDIS_URL`, or the one the runner started. */
+export function redisUrl(): string {
+  const url = process.env.TEST_REDIS_URL ?? process.env.TAVERN_TEST_REDIS_URL;
+  if (!url) throw new Error('no test Redis: run through `npm test` or set TEST_REDIS_URL');
+  return url;
 }
 
 /** Basic auth header with the default server key, as Nakama clients send it. */
