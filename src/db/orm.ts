@@ -26,8 +26,10 @@ export async function openOrm({ url, connection, poolSize, logger }: OrmOptions)
     ensureDatabase: false,
     discovery: { warnWhenNoEntities: true },
     pool: { min: 0, max: poolSize, idleTimeoutMillis: 30_000 },
-    // Fail fast when the database is unreachable so requests answer 503 instead of hanging.
-    driverOptions: { connectionTimeoutMillis: 3000 },
+    // pg-pool applies this limit both to opening a connection and to waiting for a free one, so it
+    // must outlast a burst of requests queued on one hot row (1,000 wallet updates of one user),
+    // yet still turn a hung database into 503s. A stopped database refuses at once either way.
+    driverOptions: { connectionTimeoutMillis: 15_000 },
     logger: (message: string) => log.debug(message),
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { AppError, Code } from '../errors.js';
+import { translateDbError } from '../services/db.js';
 import { buildContext, type RuntimeInfo } from './context.js';
 import type { Nakama } from './nk.js';
 import { canonicalOperation, REALTIME_MESSAGES } from './operations.js';
@@ -34,6 +35,8 @@ function mustBeFunction(fn: unknown, what: string): void {
 /** Converts what a hook returned or threw into the shapes the transports expect. */
 function asAppError(err: unknown): unknown {
   if (err instanceof AppError) return err;
+  const db = translateDbError(err);
+  if (db instanceof AppError) return db;
   const e = err as { message?: unknown; code?: unknown };
   if (e && typeof e.message === 'string' && typeof e.code === 'number' && Number.isInteger(e.code) && e.code > 0 && e.code <= 16) {
     return new AppError(e.code as Code, e.message);

@@ -65,6 +65,7 @@ export type Caller = { userId: string } | 'server';
 
 export const REJECTED_VERSION = 'Storage write rejected - version check failed.';
 export const REJECTED_PERMISSION = 'Storage write rejected - permission denied.';
+export const REJECTED_DELETE = 'Storage delete rejected - not found, version check failed, or permission denied.';
 
 const MAX_NAME = 128;
 const MAX_BATCH = 1000;
@@ -216,7 +217,11 @@ export async function readObjects(em: Em, caller: Caller, ids: readonly StorageO
   return rows.map(toObject);
 }
 
-/** Deletes a batch atomically. Clients delete only their own objects with write permission 1. */
+/**
+ * Deletes a batch atomically. Clients delete only their own objects with write permission 1. As in
+ * Nakama, a delete that removes nothing rejects the batch (not found, version mismatch or write 0),
+ * except an unversioned delete by the server, which is a no-op when there is nothing to delete.
+ */
 export async function deleteObjects(em: Em, caller: Caller, ids: readonly StorageObjectId[]): Promise<void> {
   if (ids.length === 0) return;
   if (ids.length > MAX_BATCH) throw invalid(`At most ${MAX_BATCH} objects per batch.`);
@@ -226,12 +231,11 @@ export async function deleteObjects(em: Em, caller: Caller, ids: readonly Storag
     for (const op of ops) {
       const versioned = op.version ? sql`and version = ${op.version}` : sql``;
       const writable = caller === 'server' ? sql`` : sql`and write = 1`;
-      const n = await run(tx, sql`delete from storage where collection = ${op.collection} and key = ${op.key} and user_id = ${op.userId} ${versioned} ${writable}`);
-      if (n === 0 && (op.version || caller !== 'server')) {
-        // Nothing deleted: fine if there was nothing to delete, a rejection otherwise.
-        const exists = await queryOne(tx, sql`select 1 from storage where collection = ${op.collection} and key = ${op.key} and user_id = ${op.userId}`);
-        if (exists) throw new AppError(Code.INVALID_ARGUMENT, op.version ? 'Storage delete rejected - version check failed.' : 'Storage delete rejected - permission denied.');
-      }
+      const n = await run(
+        tx,
+        sql`delete from storage where collection = ${op.collection} and key = ${op.key} and user_id = ${op.userId} ${versioned} ${writable}`,
+      );
+      if (n === 0 && (op.version || caller !== 'server')) throw new AppError(Code.INVALID_ARGUMENT, REJECTED_DELETE);
     }
   });
 }
@@ -262,7 +266,8 @@ function decodeCursor(cursor: string): Cursor {
 /** Lists a collection with keyset paging: own objects, a user's public ones, or all public ones. */
 export async function listObjects(em: Em, caller: Caller, opts: ListOptions): Promise<{ objects: StorageObject[]; cursor?: string }> {
   if (!opts.collection || opts.collection.length > MAX_NAME) throw invalid('Invalid collection.');
-  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 100) throw invalid('Invalid limit - limit must be between 1 and 100.');
+  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 100)
+    throw invalid('Invalid limit - limit must be between 1 and 100.');
   const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
   let visible;
   if (caller === 'server') visible = opts.userId ? sql`s.user_id = ${opts.userId}` : sql`true`;
@@ -283,7 +288,9 @@ export async function listObjects(em: Em, caller: Caller, opts: ListOptions): Pr
   const last = objects[objects.length - 1];
   return {
     objects,
-    ...(more && last ? { cursor: Buffer.from(JSON.stringify({ k: last.key, u: last.userId } satisfies Cursor)).toString('base64url') } : {}),
+    ...(more && last
+      ? { cursor: Buffer.from(JSON.stringify({ k: last.key, u: last.userId } satisfies Cursor)).toString('base64url') }
+      : {}),
   };
 }
 
