@@ -13,6 +13,10 @@
  * (default: unpinned, it shares every core). BENCH_PIN=0 pins nothing.
  *
  * Env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32), BENCH_EXISTING (2000).
+ *
+ * Also the leaderboard scenario (loadtest/leaderboard.ts): around-owner latency on a board of
+ * BENCH_LB_RECORDS (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000)
+ * queries each. BENCH_SCENARIOS picks scenarios (default `auth,leaderboard`).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -20,6 +24,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { createDatabase, startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
+import { leaderboardBench } from './leaderboard.js';
 import { markdown, noise, problems, summarize, writeResults, type RunSummary } from './report.js';
 import {
   clusterCpu,
@@ -146,6 +151,22 @@ async function main(): Promise<void> {
   }
   const pgData = cluster ? path.join(cluster.dir, 'data') : '';
   const suffix = cluster ? '' : `_${process.pid}`;
+  const scenarios = new Set((env.BENCH_SCENARIOS || 'auth,leaderboard').split(',').map((x) => x.trim()));
+  if (scenarios.has('leaderboard')) {
+    const lb = await leaderboardBench({
+      adminUrl,
+      suffix,
+      records: num('BENCH_LB_RECORDS', 1_000_000),
+      samples: num('BENCH_LB_SAMPLES', 2000),
+      log,
+    });
+    process.stdout.write(`\n${lb.table}\n\nResults: ${lb.file}\n`);
+    if (lb.problems.length > 0) {
+      process.stdout.write(`\n!!! ${lb.problems.join('\n!!! ')}\n`);
+      process.exitCode = 1;
+    }
+  }
+  if (!scenarios.has('auth')) return;
   const dbNames = { tavern: `bench_tavern${suffix}`, baseline: `bench_baseline${suffix}` };
   const urls = { tavern: await createDatabase(adminUrl, dbNames.tavern), baseline: await createDatabase(adminUrl, dbNames.baseline) };
   if (!cluster) {

@@ -97,6 +97,11 @@ export const SETTINGS = {
     schema: optionalUrl,
     description: 'PostgreSQL URL; unset runs the embedded PGlite database',
   }),
+  redisUrl: setting({
+    env: 'REDIS_URL',
+    schema: optionalUrl,
+    description: 'Redis URL: presence (pub/sub, online status) goes through Redis so several processes share it; needs `DATABASE_URL`',
+  }),
   dataDir: setting({
     env: 'TAVERN_DATA_DIR',
     schema: z.string().min(1),
@@ -169,6 +174,12 @@ export const SETTINGS = {
     default: 20,
     description: 'how long a dropped realtime client may take to reconnect and keep its seat (0: no reconnection)',
   }),
+  singleSocket: setting({
+    env: 'TAVERN_SINGLE_SOCKET',
+    schema: bool,
+    default: 'false',
+    description: "a user's new realtime session closes their older ones (Nakama `session.single_socket`)",
+  }),
   shutdownGraceSec: setting({
     env: 'TAVERN_SHUTDOWN_GRACE_SEC',
     schema: int(0, 3600),
@@ -208,6 +219,12 @@ export const SETTINGS = {
     schema: bool,
     default: 'false',
     description: 'dev mode: reload runtime modules when they change (`npm run dev` sets it)',
+  }),
+  maxFriends: setting({
+    env: 'TAVERN_MAX_FRIENDS',
+    schema: int(1, 1_000_000),
+    default: 1000,
+    description: 'most friends, invites and blocks one user may have; adds beyond it are refused',
   }),
   metrics: setting({
     env: 'TAVERN_METRICS',
@@ -277,6 +294,9 @@ export function parseConfig(
       throw new ConfigError(`invalid ${s.env} (${flagName(s.env)}): ${why}`);
     }
     out[name] = parsed.data;
+  }
+  if (out.redisUrl && !out.databaseUrl) {
+    throw new ConfigError('REDIS_URL (--redis-url) needs DATABASE_URL: the embedded database serves a single process');
   }
   const usesDefaultKeys = DEFAULT_KEYS.filter((k) => out[k] === SETTINGS[k].default).map((k) => SETTINGS[k].env);
   if (out.nodeEnv === 'production' && usesDefaultKeys.length > 0) {

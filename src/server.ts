@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalPresence, Server as GameServer, type Presence } from '@colyseus/core';
+import { RedisPresence } from '@colyseus/redis-presence';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.js';
@@ -23,8 +24,18 @@ import { Runtime } from './hooks/runtime.js';
 import { Metrics } from './metrics.js';
 import { bindRoom, type RoomDeps } from './rooms/base.room.js';
 import { IndexedLocalDriver } from './rooms/local.driver.js';
+import { ChatRoom } from './rooms/chat.room.js';
 import { SessionRoom } from './rooms/session.room.js';
+import { ColyseusMatchPort } from './rooms/match-directory.js';
+import { matchRoom } from './rooms/match.room.js';
+import { MATCH_ROOM } from './rooms/match-seats.js';
 import type { Em } from './services/db.js';
+import { periodHandlers } from './hooks/leaderboard-events.js';
+import { warmRankCache } from './services/leaderboard-records.js';
+import { LeaderboardScheduler } from './services/leaderboard-scheduler.js';
+import type { LeaderboardPorts } from './services/leaderboards.js';
+import { systemClock, type Clock } from './services/ports.js';
+import { LocalRankCache, NoRankCache } from './services/rank-cache.js';
 
 /** Tavern's version, reported to modules as `ctx.version`. */
 export const VERSION = '0.1.0';
@@ -42,12 +53,22 @@ export interface Tavern {
   readonly runtime: Runtime;
   readonly metrics: Metrics;
   readonly presence: Presence;
+  /** The rank cache, the clock and the period scheduler (`scheduler.runDue()` ends due periods now). */
+  readonly leaderboards: LeaderboardPorts & { scheduler: LeaderboardScheduler };
   /** Drains HTTP, disposes rooms and closes the database. Safe to call twice. */
   close(): Promise<void>;
 }
 
+/** What tests (and embedders) may replace; production uses the defaults. */
+export interface ServerOptions {
+  /** The clock leaderboard periods and tournament windows follow. */
+  clock?: Clock;
+  /** How often the leaderboard scheduler looks for ended periods (ms); 0 turns the timer off. */
+  schedulerIntervalMs?: number;
+}
+
 /** Starts a server from a parsed configuration. */
-export async function startServer(config: Config, log: Logger): Promise<Tavern> {
+export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<Tavern> {
   if (config.usesDefaultKeys.length > 0) {
     log.warn({ keys: config.usesDefaultKeys }, '*** USING DEFAULT KEYS: anyone can forge sessions. Set these before going live. ***');
   }
@@ -66,7 +87,8 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const em = () => orm.em.fork() as unknown as Em;
 
-  const presence: Presence = new LocalPresence();
+  // TODO(M1.6): REDIS_URL also switches the room registry (driver) to Redis.
+  const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
   const driver = new IndexedLocalDriver();
   const metrics = new Metrics();
   const signer = new TokenSigner(config);
@@ -76,13 +98,13 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
   const sessions = new SessionService(signer, revocations, config.refreshTokenExpirySec);
   const hasher = new Argon2Hasher(() => metrics.passwordHashes.inc());
   const limiter = new LoginLimiter(config);
-  const nk = createNk({ em, hasher, sessions });
-  const runtime = new Runtime({
-    path: config.runtimePath,
-    log: log.child({ scope: 'runtime' }),
-    nk,
-    info: { env: Object.freeze({ ...config.runtimeEnv }), node: config.nodeName, version: VERSION },
-  });
+  // TODO(M1.6): RedisRankCache when several processes share a database; until then they count ranks in SQL.
+  const ranks = config.redisUrl ? new NoRankCache() : new LocalRankCache();
+  const leaderboards: LeaderboardPorts = { clock: options.clock ?? systemClock, ranks };
+  const matches = new ColyseusMatchPort();
+  const nk = createNk({ em, hasher, sessions, leaderboards, publisher: presence, messageLimitBytes: config.socketMessageLimitBytes, matches });
+  const runtimeInfo = { env: Object.freeze({ ...config.runtimeEnv }), node: config.nodeName, version: VERSION };
+  const runtime = new Runtime({ path: config.runtimePath, log: log.child({ scope: 'runtime' }), nk, info: runtimeInfo });
 
   const { app, operations } = createApp(
     {
@@ -92,7 +114,22 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
       trustProxy: config.trustProxy,
       metricsEnabled: config.metrics,
     },
-    { serverKey: config.serverKey, httpKey: config.httpKey, hooks: runtime, metrics, verifier, em, log, sessions, hasher, limiter },
+    {
+      serverKey: config.serverKey,
+      httpKey: config.httpKey,
+      hooks: runtime,
+      metrics,
+      verifier,
+      em,
+      log,
+      sessions,
+      hasher,
+      limiter,
+      leaderboards,
+      publisher: presence,
+      maxFriends: config.maxFriends,
+      matches,
+    },
   );
   try {
     await runtime.load(operations);
@@ -103,6 +140,19 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
     throw err;
   }
   if (config.dev) runtime.watch();
+  const scheduler = new LeaderboardScheduler({
+    em,
+    ports: leaderboards,
+    handlers: periodHandlers(runtime, runtimeInfo, log.child({ scope: 'leaderboards' })),
+    intervalMs: options.schedulerIntervalMs ?? 1000,
+    onError: (err) => log.error({ err }, 'leaderboard scheduler failed'),
+  });
+  scheduler.start();
+  // Rebuild the rank caches in the background; requests that need one wait for its load.
+  const warming = warmRankCache(em(), leaderboards).then(
+    (periods) => log.debug({ periods }, 'leaderboard ranks loaded'),
+    (err: unknown) => log.error({ err }, 'loading leaderboard ranks failed'),
+  );
   const http: HttpServer = createServer(app);
   // The frame limit sits well above the content limit, so oversized content reaches the room and
   // gets an `error` message instead of a silently closed socket.
@@ -123,8 +173,21 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
     metrics,
     messageLimitBytes: config.socketMessageLimitBytes,
     reconnectWindowSec: config.reconnectWindowSec,
+    em,
+    singleSocket: config.singleSocket,
   };
   game.define('session', bindRoom(SessionRoom, roomDeps));
+  game.define('chat', bindRoom(ChatRoom, roomDeps));
+  const matchDeps = {
+    // Looked up when a match starts: a running match keeps its handler across dev reloads.
+    handler: (name: string) => runtime.registry.matches.get(name),
+    nk,
+    info: runtimeInfo,
+    log: log.child({ scope: 'runtime' }),
+    shutdownGraceSec: config.shutdownGraceSec,
+    inputQueueSize: 128,
+  };
+  game.define(MATCH_ROOM, bindRoom(matchRoom(matchDeps), roomDeps));
 
   await game.listen(config.port, config.host);
   // Colyseus puts its own request listener in front of Express; it builds a WHATWG Headers object
@@ -150,6 +213,8 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
       const grace = setTimeout(() => http.closeAllConnections(), config.shutdownGraceSec * 1000);
       grace.unref();
       await game.gracefullyShutdown(false);
+      await scheduler.stop();
+      await warming;
       await runtime.stop();
       await httpClosed;
       clearTimeout(grace);
@@ -171,6 +236,7 @@ export async function startServer(config: Config, log: Logger): Promise<Tavern> 
     runtime,
     metrics,
     presence,
+    leaderboards: { ...leaderboards, scheduler },
     close,
   };
 }

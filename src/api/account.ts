@@ -4,6 +4,7 @@ import type { SessionService } from '../auth/sessions.js';
 import type { Em } from '../services/db.js';
 import * as accounts from '../services/accounts.js';
 import type { PasswordHasher } from '../services/ports.js';
+import type { RankCache } from '../services/rank-cache.js';
 import * as v from '../services/validation.js';
 import { endpoint, type Endpoint } from './pipeline.js';
 import { wireAccount } from './wire.js';
@@ -11,13 +12,15 @@ import { wireAccount } from './wire.js';
 export interface AccountDeps {
   sessions: SessionService;
   hasher: PasswordHasher;
+  /** Deleting an account removes its leaderboard ranks from this cache. */
+  leaderboards?: { ranks: RankCache };
 }
 
 const device = z.object({ id: v.deviceId, vars: v.vars.optional() });
 const custom = z.object({ id: v.customId, vars: v.vars.optional() });
 const emailAccount = z.object({ email: v.email, password: v.password, vars: v.vars.optional() });
 
-export function accountEndpoints({ sessions, hasher }: AccountDeps): Endpoint[] {
+export function accountEndpoints({ sessions, hasher, leaderboards }: AccountDeps): Endpoint[] {
   const link = <S extends z.ZodType>(
     operation: string,
     path: string,
@@ -80,7 +83,7 @@ export function accountEndpoints({ sessions, hasher }: AccountDeps): Endpoint[] 
       auth: 'session',
       request: z.object({}),
       async handler(_req, ctx) {
-        await accounts.deleteAccount(ctx.em, ctx.session!.userId);
+        await accounts.deleteAccount(ctx.em, ctx.session!.userId, leaderboards?.ranks);
         await sessions.revokeUser(ctx.session!.userId);
         return {};
       },

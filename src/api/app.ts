@@ -6,7 +6,14 @@ import { Code } from '../errors.js';
 import { accountEndpoints, type AccountDeps } from './account.js';
 import { authenticateEndpoints, type AuthenticateDeps } from './authenticate.js';
 import { errorBody, toHttpError } from './errors.js';
+import { groupEndpoints, type GroupApiDeps } from './groups.js';
+import { friendEndpoints, type FriendApiDeps } from './friends.js';
+import { leaderboardEndpoints, type LeaderboardApiDeps } from './leaderboards.js';
+import { matchEndpoints, type MatchApiDeps } from './matches.js';
+import { tournamentEndpoints } from './tournaments.js';
 import { endpointMiddleware, type Endpoint, type PipelineDeps } from './pipeline.js';
+import { channelEndpoints } from './channel.js';
+import { notificationEndpoints } from './notifications.js';
 import { rpcEndpoints } from './rpc.js';
 import { storageEndpoints } from './storage.js';
 import { userEndpoints } from './users.js';
@@ -19,11 +26,13 @@ export interface AppOptions {
   metricsEnabled: boolean;
 }
 
-export type ApiDeps = PipelineDeps & AuthenticateDeps & AccountDeps;
+export type ApiDeps = PipelineDeps & AuthenticateDeps & AccountDeps & LeaderboardApiDeps & FriendApiDeps & GroupApiDeps & MatchApiDeps;
 
 /** Every endpoint Tavern serves, in one list (later issues add theirs here). */
 export function allEndpoints(deps: ApiDeps): Endpoint[] {
-  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints(), ...storageEndpoints(), ...rpcEndpoints(deps.hooks)];
+  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints(), ...storageEndpoints(), ...rpcEndpoints(deps.hooks), ...leaderboardEndpoints(deps),
+    ...tournamentEndpoints(deps), ...notificationEndpoints(), ...friendEndpoints(deps), ...groupEndpoints(deps), ...channelEndpoints(),
+    ...matchEndpoints(deps)];
 }
 
 /** Express's `trust proxy` from its string form. */

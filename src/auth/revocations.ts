@@ -65,7 +65,10 @@ export class RevocationStore {
 
   stop(): void {
     clearInterval(this.pruneTimer);
-    this.pubsub.unsubscribe(CHANNEL, this.onMessage);
+    // Presence may already be shut down at this point of a shutdown: nothing left to unsubscribe from.
+    Promise.resolve()
+      .then(() => this.pubsub.unsubscribe(CHANNEL, this.onMessage))
+      .catch(() => undefined);
   }
 
   /** Whether a session token with these claims was revoked. */

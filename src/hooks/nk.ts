@@ -9,10 +9,18 @@ import { invalid } from '../errors.js';
 import * as accounts from '../services/accounts.js';
 import * as auth from '../services/authenticate.js';
 import type { Em } from '../services/db.js';
+import type { LeaderboardPorts } from '../services/leaderboards.js';
 import type { PasswordHasher } from '../services/ports.js';
 import { getUsers, type User } from '../services/users.js';
 import * as v from '../services/validation.js';
 import { helpers, type Helpers } from './nk-helpers.js';
+import { chatNk } from './nk-chat.js';
+import { groupsNk } from './nk-groups.js';
+import { socialNk } from './nk-social.js';
+import type { Publisher } from '../services/ports.js';
+import { leaderboardNk } from './nk-leaderboards.js';
+import type { MatchPort } from './match-port.js';
+import { matchNk } from './nk-matches.js';
 import { runtimeWallet, storageNk, type RuntimeWallet } from './nk-storage.js';
 
 /** What `nk` needs from the server. */
@@ -20,6 +28,13 @@ export interface NkDeps {
   em: () => Em;
   hasher: PasswordHasher;
   sessions: SessionService;
+  leaderboards: LeaderboardPorts;
+  /** Presence publish, for live notifications and chat delivery. */
+  publisher: Publisher;
+  /** Largest realtime content (chat messages). */
+  messageLimitBytes: number;
+  /** Matches through the realtime side (absent: the match functions answer UNAVAILABLE). */
+  matches?: MatchPort;
 }
 
 /** A user as the runtime sees it (Nakama's `nkruntime.User`): times in seconds since the epoch. */
@@ -96,11 +111,16 @@ function uuids(ids: readonly string[]): string[] {
 }
 
 export function createNk(deps: NkDeps) {
-  const { em, hasher, sessions } = deps;
+  const { em, hasher, sessions, leaderboards } = deps;
   const authResult = (r: auth.Authenticated): AuthResult => ({ userId: r.user.id, username: r.user.username, created: r.created });
   return {
     ...helpers,
     ...storageNk(em),
+    ...leaderboardNk(em, leaderboards),
+    ...socialNk(em, deps.publisher),
+    ...groupsNk(em, deps.publisher),
+    ...chatNk(em, deps.publisher, deps.messageLimitBytes),
+    ...matchNk(deps.matches),
 
     async authenticateDevice(id: string, username?: string | null, create = true): Promise<AuthResult> {
       return authResult(await auth.authenticateDevice(em(), check(v.deviceId, id), create, username ? check(v.username, username) : undefined));
@@ -147,7 +167,7 @@ export function createNk(deps: NkDeps) {
       await accounts.updateAccount(em(), check(v.uuid, userId), update);
     },
     async accountDeleteId(userId: string): Promise<void> {
-      await accounts.deleteAccount(em(), check(v.uuid, userId));
+      await accounts.deleteAccount(em(), check(v.uuid, userId), leaderboards.ranks);
       await sessions.revokeUser(userId);
     },
     async usersGetId(userIds: string[]): Promise<RuntimeUser[]> {

@@ -2,6 +2,7 @@
  * The types a designer's module sees, named as in Nakama's TypeScript runtime (`nkruntime`) so
  * Nakama code ports with little change. Exported to modules through the `tavern` entry point.
  */
+import type { StateView } from '@colyseus/schema';
 import type { Logger as PinoLogger } from 'pino';
 import type { Nakama } from './nk.js';
 import type { NakamaOperation, RealtimeMessage } from './operations.js';
@@ -77,6 +78,11 @@ export interface MatchDispatcher {
   broadcastMessageDeferred(opCode: number, data?: string | Uint8Array | null, presences?: Presence[] | null, sender?: Presence | null, reliable?: boolean): void;
   matchKick(presences: Presence[]): void;
   matchLabelUpdate(label: string): void;
+  /**
+   * Beyond Nakama: when `matchInit` returned a @colyseus/schema state, a member's `StateView`
+   * (`view.add(obj)` shows that member the `.view()` fields of `obj`); undefined otherwise.
+   */
+  view(presence: Presence): StateView | undefined;
 }
 
 /** Nakama's authoritative match handler interface. `S` is the match state. */
@@ -189,6 +195,72 @@ export interface UpdateAccountRequest {
   location?: string;
   timezone?: string;
 }
+/** Nakama's `LeaderboardRecord` on the wire: int64 values as strings, zero values absent. */
+export interface ApiLeaderboardRecord {
+  leaderboard_id: string;
+  owner_id: string;
+  username?: string;
+  score?: string;
+  subscore?: string;
+  num_score?: number;
+  metadata?: string;
+  create_time?: string;
+  update_time?: string;
+  expiry_time?: string;
+  rank?: string;
+  max_num_score?: number;
+}
+/** Nakama's `LeaderboardRecordList` (and `TournamentRecordList`). */
+export interface ApiLeaderboardRecordList {
+  records?: ApiLeaderboardRecord[];
+  owner_records?: ApiLeaderboardRecord[];
+  next_cursor?: string;
+  prev_cursor?: string;
+  rank_count?: string;
+}
+/** A record write as clients send it; `operator` is api.Operator (1 BEST … 4 DECREMENT) or its name. */
+export interface ApiRecordWrite {
+  score?: string | number;
+  subscore?: string | number;
+  metadata?: string;
+  operator?: number | string;
+}
+interface RecordListRequest {
+  owner_ids?: string[];
+  limit?: number;
+  cursor?: string;
+  expiry?: number;
+}
+interface AroundOwnerRequest {
+  owner_id: string;
+  limit?: number;
+  cursor?: string;
+  expiry?: number;
+}
+/** Nakama's `Tournament` on the wire (enums as numbers, times of periods in seconds). */
+export interface ApiTournament {
+  id: string;
+  title?: string;
+  description?: string;
+  category?: number;
+  sort_order?: number;
+  size?: number;
+  max_size?: number;
+  max_num_score?: number;
+  can_enter?: boolean;
+  end_active?: number;
+  next_reset?: number;
+  metadata?: string;
+  create_time?: string;
+  start_time?: string;
+  end_time?: string;
+  duration?: number;
+  start_active?: number;
+  prev_reset?: number;
+  operator?: number;
+  authoritative?: boolean;
+  join_required?: boolean;
+}
 type Empty = Record<string, never>;
 
 /** Request types by operation; operations not listed yet take `Record<string, unknown>`. */
@@ -209,6 +281,16 @@ export interface ApiRequests {
   UnlinkEmail: AccountEmail;
   GetUsers: { ids: string[]; usernames: string[]; facebook_ids: string[] };
   Healthcheck: Empty;
+  WriteLeaderboardRecord: { leaderboard_id: string; record?: ApiRecordWrite };
+  DeleteLeaderboardRecord: { leaderboard_id: string };
+  ListLeaderboardRecords: { leaderboard_id: string } & RecordListRequest;
+  ListLeaderboardRecordsAroundOwner: { leaderboard_id: string } & AroundOwnerRequest;
+  ListTournaments: { category_start?: number; category_end?: number; start_time?: number; end_time?: number; limit?: number; cursor?: string };
+  JoinTournament: { tournament_id: string };
+  WriteTournamentRecord: { tournament_id: string; record?: ApiRecordWrite };
+  DeleteTournamentRecord: { tournament_id: string };
+  ListTournamentRecords: { tournament_id: string } & RecordListRequest;
+  ListTournamentRecordsAroundOwner: { tournament_id: string } & AroundOwnerRequest;
 }
 
 /** Response types by operation. */
@@ -229,6 +311,16 @@ export interface ApiResponses {
   UnlinkEmail: Empty;
   GetUsers: { users?: ApiUser[] };
   Healthcheck: Empty;
+  WriteLeaderboardRecord: ApiLeaderboardRecord;
+  DeleteLeaderboardRecord: Empty;
+  ListLeaderboardRecords: ApiLeaderboardRecordList;
+  ListLeaderboardRecordsAroundOwner: ApiLeaderboardRecordList;
+  ListTournaments: { tournaments?: ApiTournament[]; cursor?: string };
+  JoinTournament: Empty;
+  WriteTournamentRecord: ApiLeaderboardRecord;
+  DeleteTournamentRecord: Empty;
+  ListTournamentRecords: ApiLeaderboardRecordList;
+  ListTournamentRecordsAroundOwner: ApiLeaderboardRecordList;
 }
 
 export type RequestOf<Op extends string> = Op extends keyof ApiRequests ? ApiRequests[Op] : Record<string, unknown>;

@@ -6,11 +6,12 @@
  */
 import { Room, ServerError, type AuthContext, type Client, type RoomException, type RoomMethodName } from '@colyseus/core';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import { ZodError, type z } from 'zod';
 import type { SessionVerifier, VerifiedSession } from '../auth/verifier.js';
-import { AppError, Code } from '../errors.js';
+import { AppError, Code, httpStatusOf } from '../errors.js';
 import type { HookContext, HookLookup } from '../hooks/registry.js';
 import type { Metrics } from '../metrics.js';
+import type { Em } from '../services/db.js';
 import { firstIssue } from '../services/validation.js';
 
 /** What every room needs from the server. */
@@ -23,6 +24,10 @@ export interface RoomDeps {
   messageLimitBytes: number;
   /** How long a dropped client may take to reconnect. */
   reconnectWindowSec: number;
+  /** A fresh entity manager fork, for rooms that read through services. */
+  em: () => Em;
+  /** A new session of a user closes the user's older sessions (Nakama's `single_socket`). */
+  singleSocket: boolean;
 }
 
 /** The identity attached to every client (`client.auth`). */
@@ -85,8 +90,11 @@ export function authenticateJoin(deps: RoomDeps, token: string | undefined): Cli
 }
 
 type RoomClass = (abstract new (...args: never[]) => TavernRoom) & {
-  /** Lets a room copy trusted identity into its create/join options (they reach `onCreate`). */
-  prepareOptions?: (options: Record<string, unknown>, auth: ClientAuth) => void;
+  /**
+   * Lets a room check a join and copy trusted facts into its create/join options (they reach
+   * `onCreate` and `onJoin`). Throwing refuses the join before any room is created.
+   */
+  prepareOptions?: (options: Record<string, unknown>, auth: ClientAuth, deps: RoomDeps) => void | Promise<void>;
 };
 
 /**
@@ -97,9 +105,20 @@ export function bindRoom<K extends RoomClass>(K: K, deps: RoomDeps): K {
   const Base = K as unknown as new () => TavernRoom;
   class Bound extends Base {
     static deps = deps;
-    static onAuth = (token: string, options: unknown, _context: AuthContext) => {
+    static onAuth = async (token: string, options: unknown, _context: AuthContext) => {
       const auth = authenticateJoin(deps, token);
-      if (K.prepareOptions && typeof options === 'object' && options !== null) K.prepareOptions(options as Record<string, unknown>, auth);
+      if (K.prepareOptions) {
+        if (typeof options !== 'object' || options === null) throw new ServerError(400, 'Join options must be an object.');
+        try {
+          await K.prepareOptions(options as Record<string, unknown>, auth, deps);
+        } catch (err) {
+          if (err instanceof ServerError) throw err;
+          if (err instanceof AppError) throw new ServerError(httpStatusOf(err.code), err.message);
+          if (err instanceof ZodError) throw new ServerError(400, firstIssue(err));
+          deps.log.error({ err, room: K.name }, 'join check failed');
+          throw new ServerError(500, 'Internal server error.');
+        }
+      }
       return auth;
     };
   }

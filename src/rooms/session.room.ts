@@ -1,20 +1,54 @@
 /**
  * One room per connected session (`client.create('session')`). Its id is derived from the
  * session id, so finding or creating it is O(1) and a second connection of the same session finds
- * the first one's room (full) instead of making another. M1.5 adds status, followers and live
- * notifications here.
+ * the first one's room (full) instead of making another. The room is a thin adapter over the
+ * session actor: status, follows and live notifications live there.
  */
 import { schema, t } from '@colyseus/schema';
 import type { Client } from '@colyseus/core';
 import { z } from 'zod';
+import { MAX_STATUS_BYTES, SessionActor, singleSocketChannel } from '../actors/session.actor.js';
 import { AppError, Code } from '../errors.js';
+import { NotificationCode } from '../services/notifications.js';
+import { getUsers } from '../services/users.js';
+import * as v from '../services/validation.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
+import { reserveMatchSeat } from './match-seats.js';
 
 /** `ping`: any JSON object (or nothing); answered with a `pong` carrying the same fields. */
 export const PingMessage = z.looseObject({}).optional();
 
 /** `rpc`: call a registered RPC; answered with an `rpc` message `{ id, payload }`. */
 export const RpcMessage = z.object({ id: z.string().min(1).max(128), payload: z.string().optional() });
+
+/** `status_update`: a status shows the session online with it; none makes it appear offline. */
+export const StatusUpdateMessage = z.object({
+  status: z
+    .string()
+    .refine((x) => Buffer.byteLength(x) <= MAX_STATUS_BYTES, `Status must be at most ${MAX_STATUS_BYTES} bytes.`)
+    .optional(),
+});
+
+/** `status_follow` by user ids and/or usernames; answered with `status` (their current presences). */
+export const StatusFollowMessage = z.object({
+  user_ids: z.array(v.uuid).max(1000).optional(),
+  usernames: z.array(z.string().min(1).max(128)).max(1000).optional(),
+});
+
+export const StatusUnfollowMessage = z.object({ user_ids: z.array(v.uuid).max(1000) });
+
+/**
+ * `match_join` by match id: answered with `match_reservation` `{ match_id, reservation }`, a seat
+ * the client takes with `client.consumeSeatReservation(reservation)` (authoritative matches ask
+ * their handler then, with `metadata`).
+ */
+export const MatchJoinMessage = z.object({
+  match_id: z.string().min(1).max(128),
+  metadata: z.record(z.string().max(128), z.string().max(2048)).optional(),
+});
+
+/** Options a client may pass to `create('session', …)`. */
+const JoinOptions = z.looseObject({ hidden: z.boolean().optional() });
 
 /** What the client sees of its session. */
 export const SessionState = schema(
@@ -27,6 +61,9 @@ export const SessionState = schema(
 );
 export type SessionState = InstanceType<typeof SessionState>;
 
+/** Close code for a session closed because a newer session of the same user connected. */
+export const CLOSE_SINGLE_SOCKET = 4409;
+
 /** The room id of a session's room. */
 export const sessionRoomId = (sessionId: string) => `session_${sessionId}`;
 
@@ -35,6 +72,17 @@ export class SessionRoom extends TavernRoom {
   // Nothing changes often here: send state changes when they happen, not on a 50 ms timer.
   override patchRate = null;
   private sessionId = '';
+  private actor: SessionActor | undefined;
+  private readonly onSingleSocket = (data: unknown) => {
+    const other = (data as { sessionId?: unknown })?.sessionId;
+    if (typeof other !== 'string' || other === this.sessionId) return;
+    for (const client of this.clients) {
+      client.send('notifications', {
+        notifications: [{ subject: 'Another device logged in.', content: '{}', code: NotificationCode.SINGLE_SOCKET, create_time: new Date().toISOString() }],
+      });
+      client.leave(CLOSE_SINGLE_SOCKET, 'Another session of this user connected.');
+    }
+  };
 
   /** The session id comes from the verified token, never from what the client sent. */
   static prepareOptions(options: Record<string, unknown>, auth: ClientAuth): void {
@@ -49,6 +97,27 @@ export class SessionRoom extends TavernRoom {
     this.state = new SessionState();
     this.handle('ping', PingMessage, (client, message) => client.send('pong', message ?? {}));
     this.handle('rpc', RpcMessage, (client, message) => this.rpc(client, message));
+    this.handle('status_update', StatusUpdateMessage, (_client, message) => this.session().updateStatus(message.status));
+    this.handle('status_follow', StatusFollowMessage, (client, message) => this.follow(client, message));
+    this.handle('status_unfollow', StatusUnfollowMessage, (_client, message) => this.session().unfollow(message.user_ids));
+    this.handle('match_join', MatchJoinMessage, async (client, message) => {
+      const reservation = await reserveMatchSeat(message.match_id, client.auth as ClientAuth, message.metadata ?? {});
+      client.send('match_reservation', { match_id: message.match_id, reservation });
+    });
+  }
+
+  private session(): SessionActor {
+    if (!this.actor) throw new AppError(Code.FAILED_PRECONDITION, 'Session not started.');
+    return this.actor;
+  }
+
+  private async follow(client: Client, message: z.output<typeof StatusFollowMessage>): Promise<void> {
+    const ids = new Set(message.user_ids ?? []);
+    if (message.usernames && message.usernames.length > 0) {
+      for (const u of await getUsers(this.deps.em(), [], message.usernames)) ids.add(u.id);
+    }
+    const presences = await this.session().follow([...ids]);
+    client.send('status', { presences });
   }
 
   private async rpc(client: Client, message: z.output<typeof RpcMessage>): Promise<void> {
@@ -64,14 +133,37 @@ export class SessionRoom extends TavernRoom {
     client.send('rpc', { id: message.id, ...(result !== undefined ? { payload: result } : {}) });
   }
 
-  override onJoin(client: Client): void {
+  override async onJoin(client: Client, options: unknown): Promise<void> {
     const auth = client.auth as ClientAuth;
     if (auth.sessionId !== this.sessionId) throw new Error('this room belongs to another session');
+    const { hidden } = JoinOptions.parse(options ?? {});
     const state = this.state as SessionState;
     state.userId = auth.userId;
     state.username = auth.username;
     state.sessionId = auth.sessionId;
     this.broadcastPatch();
+    this.actor = new SessionActor(
+      {
+        presence: this.presence,
+        // Always the current client: after a reconnection Colyseus hands us a new one.
+        send: (type, message) => this.clients[0]?.send(type, message),
+        onError: (err) => this.log.error({ err }, 'session actor callback failed'),
+      },
+      { userId: auth.userId, username: auth.username, sessionId: auth.sessionId },
+    );
+    await this.actor.start(hidden === true);
+    if (this.deps.singleSocket) {
+      await this.presence.publish(singleSocketChannel(auth.userId), { sessionId: auth.sessionId });
+      await this.presence.subscribe(singleSocketChannel(auth.userId), this.onSingleSocket);
+    }
     this.log.debug({ userId: auth.userId }, 'session connected');
+  }
+
+  /** Leaving for good (not a drop that may still reconnect): offline for followers. */
+  override async onLeave(): Promise<void> {
+    const actor = this.actor;
+    this.actor = undefined;
+    if (this.deps.singleSocket && actor) await this.presence.unsubscribe(singleSocketChannel(actor.identity.userId), this.onSingleSocket);
+    await actor?.stop();
   }
 }

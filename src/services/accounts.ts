@@ -1,7 +1,11 @@
 /** Reading, updating and deleting accounts, and linking identities to them (Nakama's core_account / core_link / core_unlink). */
 import { denied, exists, invalid, notFound } from '../errors.js';
 import { query, queryOne, run, sql, toDate, transaction, uniqueViolation, type Em } from './db.js';
+import { removeUserEdges } from './friends.js';
+import { removeUserFromGroups } from './group-members.js';
+import { deleteUserRecords, forgetUserRanks } from './leaderboard-records.js';
 import type { PasswordHasher } from './ports.js';
+import type { RankCache } from './rank-cache.js';
 import { deleteUserObjects } from './storage.js';
 import { deleteUserLedger, parseWalletJson, type Wallet } from './wallets.js';
 import { toUser, USER_COLUMNS, type User, type UserRow } from './users.js';
@@ -83,16 +87,23 @@ export async function updateAccount(em: Em, userId: string, update: AccountUpdat
 }
 
 /**
- * Deletes an account and everything it owns (devices by cascade; storage objects and the wallet
- * ledger here), in one transaction. Returns false when it did not exist.
+ * Deletes an account and everything it owns (devices by cascade; storage objects, the wallet
+ * ledger and leaderboard records here), in one transaction, then its ranks from the rank cache
+ * when one is given. Returns false when it did not exist.
  */
-export async function deleteAccount(em: Em, userId: string): Promise<boolean> {
-  return transaction(em, async (tx) => {
+export async function deleteAccount(em: Em, userId: string, ranks?: RankCache): Promise<boolean> {
+  const { existed, periods } = await transaction(em, async (tx) => {
+    // Friend edges first: the other users' edge counts must drop with them.
+    await removeUserEdges(tx, userId);
+    // Group edges too: counts drop, and a group left without a superadmin passes on or goes.
+    await removeUserFromGroups(tx, userId);
     const n = await run(tx, sql`delete from users where id = ${userId}`);
     await deleteUserObjects(tx, userId);
     await deleteUserLedger(tx, userId);
-    return n > 0;
+    return { existed: n > 0, periods: await deleteUserRecords(tx, userId) };
   });
+  if (ranks) await forgetUserRanks({ ranks }, userId, periods);
+  return existed;
 }
 
 /** Sets or clears the ban on an account. */

@@ -160,7 +160,7 @@ describe('before and after hooks', () => {
   });
 
   test('a hook for an operation Tavern does not serve yet was accepted with a warning', () => {
-    assert.ok(s.logs.some((l) => l.level === 40 && String(l.msg).includes('does not serve AddFriends yet')));
+    assert.ok(s.logs.some((l) => l.level === 40 && String(l.msg).includes('does not serve ImportSteamFriends yet')));
   });
 });
 

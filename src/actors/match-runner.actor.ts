@@ -1,0 +1,397 @@
+/**
+ * An authoritative match: runs a designer's `MatchHandler` (Nakama's interface) — init, join
+ * attempts, joins and leaves, a loop at the handler's tick rate over the messages received since
+ * the last tick, signals, and termination with a grace period. Transport-free: it talks to the
+ * world through `MatchRunnerPorts` (timers, delivery, kicks, listing label, state patches, end),
+ * so unit tests drive it with a fake clock.
+ *
+ * The handler is the object the match started with: a dev reload of the modules never swaps it.
+ * A handler that throws ends only its own match. When `matchInit` returns a @colyseus/schema
+ * instance, that object is the room's synchronised state (the handler mutates it in place) and
+ * `dispatcher.view(presence)` gives each member's `StateView`; otherwise the state stays private
+ * and the room synchronises the presences only.
+ */
+import { Schema, StateView } from '@colyseus/schema';
+import type { Logger } from 'pino';
+import { AppError, Code, invalid, notFound } from '../errors.js';
+import { buildContext, type RuntimeInfo } from '../hooks/context.js';
+import type { Nakama } from '../hooks/nk.js';
+import type { HookContext } from '../hooks/registry.js';
+import type { Context, MatchDispatcher, MatchHandler, MatchMessage, Presence } from '../hooks/types.js';
+import { MAX_LABEL_BYTES, MAX_TICK_RATE, MIN_TICK_RATE } from '../services/matches.js';
+import { MatchMembers, MatchState, wirePresence, type MatchMessage as JoinMessage, type MatchSend } from './match-members.js';
+
+/** Time and timers; the room passes Node's, tests a fake clock. Both timer kinds return a cancel function. */
+export interface MatchTimers {
+  now(): number;
+  every(ms: number, fn: () => void): () => void;
+  after(ms: number, fn: () => void): () => void;
+}
+
+/** Why a match ended. */
+export type MatchEndReason = 'loop_ended' | 'handler_ended' | 'handler_error' | 'terminated';
+
+export interface MatchRunnerPorts {
+  timers: MatchTimers;
+  send: MatchSend;
+  /** Removes members from the match (their leave follows through `leave`). */
+  kick(sessionIds: readonly string[]): void;
+  /** The label changed: update the match listing. */
+  labelChanged(label: string): void;
+  /** Sends state changes to clients now (after each handler call). */
+  patch(): void;
+  /** The match is over: close it. Called once. */
+  ended(reason: MatchEndReason): void;
+}
+
+export interface MatchRunnerOptions {
+  matchId: string;
+  handlerName: string;
+  handler: MatchHandler;
+  /** The logger the handler gets (its module's). */
+  logger: Logger;
+  /** The runner's own log (failures, dropped messages). */
+  log: Logger;
+  nk: Nakama;
+  info: RuntimeInfo;
+  /** Most messages queued between two ticks; more are dropped and logged (Nakama: 128). */
+  inputQueueSize?: number;
+  /** Most deferred broadcasts waiting for the end of a tick (Nakama: 128). */
+  deferredQueueSize?: number;
+}
+
+type Status = 'new' | 'running' | 'terminating' | 'ended';
+/** What `call` returns when the handler threw (the match has ended). */
+const FAILED = Symbol('failed');
+type Outgoing = { message: unknown; to: readonly string[] | undefined };
+
+export class MatchRunner {
+  readonly authoritative = true;
+  private status: Status = 'new';
+  private handlerState: unknown;
+  /** The room state: the handler's schema instance, or Tavern's presences-only state. */
+  private roomState: Schema = new MatchState();
+  private synced = false;
+  private members!: MatchMembers;
+  private readonly views = new Map<string, StateView>();
+  private tickRate = 0;
+  private currentLabel = '';
+  private tickNumber = 0;
+  private queue: MatchMessage[] = [];
+  private dropped = 0;
+  private deferred: Outgoing[] = [];
+  private cancelTick: (() => void) | undefined;
+  private cancelGrace: (() => void) | undefined;
+  readonly dispatcher: MatchDispatcher;
+
+  constructor(
+    private readonly opts: MatchRunnerOptions,
+    private readonly ports: MatchRunnerPorts,
+  ) {
+    this.dispatcher = this.createDispatcher();
+  }
+
+  get matchId(): string {
+    return this.opts.matchId;
+  }
+  get handlerName(): string {
+    return this.opts.handlerName;
+  }
+  get label(): string {
+    return this.currentLabel;
+  }
+  get rate(): number {
+    return this.tickRate;
+  }
+  get tick(): number {
+    return this.tickNumber;
+  }
+  get state(): Schema {
+    return this.roomState;
+  }
+  /** Whether the handler's state is the synchronised room state. */
+  get schemaState(): boolean {
+    return this.synced;
+  }
+  get size(): number {
+    return this.members.size;
+  }
+  get running(): boolean {
+    return this.status === 'running' || this.status === 'terminating';
+  }
+
+  has(sessionId: string): boolean {
+    return this.members.has(sessionId);
+  }
+
+  /** A member's view of a schema state (undefined when the state is private or the member unknown). */
+  viewOf(sessionId: string): StateView | undefined {
+    return this.views.get(sessionId);
+  }
+
+  /** Runs `matchInit` and starts ticking. Throws (and starts nothing) when the handler fails or answers badly. */
+  init(params: Record<string, unknown>): void {
+    if (this.status !== 'new') throw new Error('match already started');
+    let r: unknown;
+    try {
+      r = this.opts.handler.matchInit(this.context(), this.opts.logger, this.opts.nk, params);
+      settle(r);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError(Code.INTERNAL, `matchInit of "${this.opts.handlerName}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+    const init = r as { state?: unknown; tickRate?: unknown; label?: unknown } | null | undefined;
+    if (typeof init !== 'object' || init === null || init.state === null || init.state === undefined) {
+      throw invalid(`matchInit of "${this.opts.handlerName}" must return { state, tickRate, label } with a state.`);
+    }
+    const rate = init.tickRate;
+    if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_TICK_RATE || rate > MAX_TICK_RATE) {
+      throw invalid(`matchInit of "${this.opts.handlerName}": tick rate must be an integer from ${MIN_TICK_RATE} to ${MAX_TICK_RATE}, got ${String(rate)}.`);
+    }
+    this.currentLabel = checkLabel(init.label ?? '');
+    this.tickRate = rate;
+    this.handlerState = init.state;
+    this.synced = init.state instanceof Schema;
+    if (this.synced) this.roomState = init.state as Schema;
+    this.members = new MatchMembers(this.opts.matchId, this.ports.send, this.synced ? undefined : (this.roomState as MatchState).presences);
+    this.status = 'running';
+    this.cancelTick = this.ports.timers.every(1000 / rate, () => this.loop());
+  }
+
+  /** Asks the handler whether `presence` may join. A handler that throws or ends the match refuses. */
+  joinAttempt(presence: Presence, metadata: Record<string, unknown>, call?: HookContext): { accept: boolean; reason?: string } {
+    if (!this.running) return { accept: false, reason: 'Match not found.' };
+    const r = this.call('matchJoinAttempt', call, (ctx) =>
+      this.opts.handler.matchJoinAttempt(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, presence, metadata),
+    );
+    if (!this.accept('matchJoinAttempt', r)) return { accept: false, reason: 'Match not found.' };
+    const { accept, rejectMessage } = r as { accept?: unknown; rejectMessage?: unknown };
+    if (accept === true) return { accept: true };
+    return { accept: false, reason: typeof rejectMessage === 'string' && rejectMessage !== '' ? rejectMessage : 'Match join rejected.' };
+  }
+
+  /** Adds an accepted member: `welcome` gets its `match` message, the others a presence event, then `matchJoin` runs. */
+  join(presence: Presence, welcome: (m: JoinMessage) => void): void {
+    if (!this.running) return;
+    this.members.add(presence);
+    if (this.synced) this.views.set(presence.sessionId, new StateView());
+    welcome(this.members.matchMessage(presence, true, this.currentLabel));
+    const r = this.call('matchJoin', undefined, (ctx) =>
+      this.opts.handler.matchJoin(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, [presence]),
+    );
+    if (this.accept('matchJoin', r)) this.ports.patch();
+  }
+
+  /** Removes a member and runs `matchLeave`. */
+  leave(sessionId: string): void {
+    if (!this.running) return;
+    const presence = this.members.remove(sessionId);
+    if (!presence) return;
+    this.views.get(sessionId)?.dispose();
+    this.views.delete(sessionId);
+    const r = this.call('matchLeave', undefined, (ctx) =>
+      this.opts.handler.matchLeave(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, [presence]),
+    );
+    if (this.accept('matchLeave', r)) this.ports.patch();
+  }
+
+  /** Queues a member's message for the next tick; past the queue size it is dropped (and counted for the log). */
+  receive(sessionId: string, opCode: number, data: string | undefined, reliable: boolean): void {
+    if (!this.running) return;
+    const sender = this.members.get(sessionId);
+    if (!sender) return;
+    if (this.queue.length >= (this.opts.inputQueueSize ?? 128)) {
+      this.dropped++;
+      return;
+    }
+    const bytes = new Uint8Array(Buffer.from(data ?? '', 'base64'));
+    this.queue.push({ sender, opCode, data: bytes, reliable, receiveTimeMs: this.ports.timers.now() });
+  }
+
+  /** Calls `matchSignal` and returns the data it answers. */
+  signal(data: string): string {
+    if (!this.running) throw notFound('Match not found.');
+    const r = this.call('matchSignal', undefined, (ctx) =>
+      this.opts.handler.matchSignal(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, data),
+    );
+    if (r === FAILED) throw new AppError(Code.INTERNAL, 'The match handler failed; the match has ended.');
+    if (!this.accept('matchSignal', r)) return '';
+    this.ports.patch();
+    const answer = (r as { data?: unknown }).data;
+    return typeof answer === 'string' ? answer : '';
+  }
+
+  /** Shutdown: `matchTerminate`, then the match ends when the grace period is over (at once if it returns null). */
+  terminate(graceSeconds: number): void {
+    if (this.status !== 'running') return;
+    this.status = 'terminating';
+    const r = this.call('matchTerminate', undefined, (ctx) =>
+      this.opts.handler.matchTerminate(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, graceSeconds),
+    );
+    if (!this.accept('matchTerminate', r)) return;
+    this.ports.patch();
+    if (graceSeconds <= 0) this.end('terminated');
+    else this.cancelGrace = this.ports.timers.after(graceSeconds * 1000, () => this.end('terminated'));
+  }
+
+  /** Stops the timers (the room is going away). */
+  stop(): void {
+    if (this.status !== 'ended') this.status = 'ended';
+    this.cleanup();
+  }
+
+  /** One tick: the loop over the queued messages, then deferred broadcasts, then a state patch. */
+  private loop(): void {
+    if (!this.running) return;
+    const messages = this.queue;
+    this.queue = [];
+    if (this.dropped > 0) {
+      this.opts.log.warn({ matchId: this.opts.matchId, dropped: this.dropped, size: this.opts.inputQueueSize ?? 128 }, 'match input queue full: messages dropped');
+      this.dropped = 0;
+    }
+    const r = this.call('matchLoop', undefined, (ctx) =>
+      this.opts.handler.matchLoop(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, messages),
+    );
+    this.tickNumber++;
+    if (!this.accept('matchLoop', r, 'loop_ended')) return;
+    try {
+      const deferred = this.deferred;
+      this.deferred = [];
+      for (const d of deferred) this.deliver(d);
+      this.ports.patch();
+    } catch (err) {
+      // A timer callback must never throw: it would take the whole process down.
+      this.opts.log.error({ err, matchId: this.opts.matchId, handler: this.opts.handlerName }, 'match tick failed: ending the match');
+      this.end('handler_error');
+    }
+  }
+
+  /** Runs a handler function; a throw (or a promise: handlers are synchronous) ends the match. */
+  private call(hook: string, call: HookContext | undefined, fn: (ctx: Context) => unknown): unknown {
+    try {
+      const r = fn(this.context(call));
+      settle(r);
+      return r;
+    } catch (err) {
+      this.opts.log.error({ err, matchId: this.opts.matchId, handler: this.opts.handlerName, hook }, 'match handler failed: ending its match');
+      this.end('handler_error');
+      return FAILED;
+    }
+  }
+
+  /** Takes the state a handler returned; null (or no state) ends the match. False when the match is over. */
+  private accept(hook: string, r: unknown, reason: MatchEndReason = 'handler_ended'): boolean {
+    if (r === FAILED || this.status === 'ended') return false;
+    const next = (r as { state?: unknown } | null | undefined)?.state;
+    if (typeof r !== 'object' || r === null || next === null || next === undefined) {
+      this.opts.log.info({ matchId: this.opts.matchId, handler: this.opts.handlerName, hook }, 'match handler returned no state: ending its match');
+      this.end(reason);
+      return false;
+    }
+    if (this.synced && next !== this.roomState) {
+      const err = new Error(`${hook} returned another schema object: a synchronised state must be changed in place`);
+      this.opts.log.error({ err, matchId: this.opts.matchId, handler: this.opts.handlerName, hook }, 'match handler failed: ending its match');
+      this.end('handler_error');
+      return false;
+    }
+    this.handlerState = next;
+    return true;
+  }
+
+  private end(reason: MatchEndReason): void {
+    if (this.status === 'ended') return;
+    this.status = 'ended';
+    this.cleanup();
+    this.opts.log.info({ matchId: this.opts.matchId, handler: this.opts.handlerName, reason, tick: this.tickNumber }, 'match ended');
+    this.ports.ended(reason);
+  }
+
+  private cleanup(): void {
+    this.cancelTick?.();
+    this.cancelGrace?.();
+    this.cancelTick = this.cancelGrace = undefined;
+    for (const view of this.views.values()) view.dispose();
+    this.views.clear();
+    this.queue = [];
+    this.deferred = [];
+  }
+
+  private context(call?: HookContext): Context {
+    const { info, matchId } = this.opts;
+    return buildContext(info, 'match', call, {
+      matchId,
+      matchNode: info.node,
+      ...(this.status !== 'new' ? { matchLabel: this.currentLabel, matchTickRate: this.tickRate } : {}),
+    });
+  }
+
+  private deliver(o: Outgoing): void {
+    if (o.to === undefined) this.ports.send('match_data', o.message, {});
+    else if (o.to.length > 0) this.ports.send('match_data', o.message, { to: o.to });
+  }
+
+  private outgoing(opCode: number, data: unknown, presences: unknown, sender: unknown, reliable: unknown): Outgoing {
+    if (!Number.isSafeInteger(opCode)) throw invalid('opCode must be an integer.');
+    const from = sender as Presence | null | undefined;
+    const message = {
+      match_id: this.opts.matchId,
+      ...(from && typeof from.sessionId === 'string' ? { presence: wirePresence(from) } : {}),
+      op_code: opCode,
+      data: base64(data),
+      reliable: reliable !== false,
+    };
+    if (presences === null || presences === undefined) return { message, to: undefined };
+    if (!Array.isArray(presences)) throw invalid('presences must be an array of presences.');
+    const to = [...new Set((presences as Presence[]).map((p) => p?.sessionId))].filter((sid): sid is string => typeof sid === 'string' && this.members.has(sid));
+    return { message, to };
+  }
+
+  private createDispatcher(): MatchDispatcher {
+    return {
+      broadcastMessage: (opCode, data, presences, sender, reliable) => {
+        if (this.running) this.deliver(this.outgoing(opCode, data, presences, sender, reliable));
+      },
+      broadcastMessageDeferred: (opCode, data, presences, sender, reliable) => {
+        if (!this.running) return;
+        const o = this.outgoing(opCode, data, presences, sender, reliable);
+        if (this.deferred.length >= (this.opts.deferredQueueSize ?? 128)) throw new AppError(Code.RESOURCE_EXHAUSTED, 'Deferred message queue is full.');
+        this.deferred.push(o);
+      },
+      matchKick: (presences) => {
+        if (!this.running || !Array.isArray(presences)) return;
+        const ids = [...new Set(presences.map((p) => p?.sessionId))].filter((sid): sid is string => typeof sid === 'string' && this.members.has(sid));
+        if (ids.length > 0) this.ports.kick(ids);
+      },
+      matchLabelUpdate: (label) => {
+        if (!this.running) return;
+        this.currentLabel = checkLabel(label);
+        this.ports.labelChanged(this.currentLabel);
+      },
+      view: (presence) => this.views.get(presence?.sessionId),
+    };
+  }
+}
+
+/** A label must be a string of at most 2048 bytes. */
+function checkLabel(label: unknown): string {
+  if (typeof label !== 'string') throw invalid('Match label must be a string.');
+  if (Buffer.byteLength(label, 'utf8') > MAX_LABEL_BYTES) throw invalid(`Match label must be at most ${MAX_LABEL_BYTES} bytes.`);
+  return label;
+}
+
+/** Handlers are synchronous (as in Nakama's runtimes); a promise is a bug, reported instead of left to reject unhandled. */
+function settle(r: unknown): void {
+  if (typeof (r as { then?: unknown } | null)?.then === 'function') {
+    (r as Promise<unknown>).then(undefined, () => undefined);
+    throw new Error('match handler functions must be synchronous: this one returned a promise');
+  }
+}
+
+/** Message data as base64: strings are sent as their UTF-8 bytes, as Nakama does. */
+function base64(data: unknown): string {
+  if (data === null || data === undefined) return '';
+  if (typeof data === 'string') return Buffer.from(data, 'utf8').toString('base64');
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('base64');
+  throw invalid('Message data must be a string or bytes.');
+}

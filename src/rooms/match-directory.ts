@@ -1,0 +1,74 @@
+/**
+ * Matches through the Colyseus matchmaker: `ColyseusMatchPort` creates authoritative match rooms,
+ * lists and finds them from the room listing (the label lives in room metadata), and signals them
+ * through `remoteRoomCall` (in this process, or another one over Presence IPC).
+ */
+import { matchMaker, type IRoomCache } from '@colyseus/core';
+import { AppError, Code, notFound } from '../errors.js';
+import type { MatchPort } from '../hooks/match-port.js';
+import { selectMatches, type MatchFilter, type MatchListing } from '../services/matches.js';
+import { AUTHORITATIVE_MATCH, type AuthoritativeSpec, type MatchMetadata, type MatchRoom, type SignalReply } from './match.room.js';
+import { MATCH_ROOM } from './match-seats.js';
+
+function listingOf(room: IRoomCache<MatchMetadata>): MatchListing {
+  const m = room.metadata;
+  return {
+    matchId: room.roomId,
+    authoritative: m?.authoritative === true,
+    label: m?.label ?? '',
+    size: m?.size ?? 0,
+    tickRate: m?.tickRate ?? 0,
+    handlerName: m?.handlerName ?? '',
+    createdAt: room.createdAt ? new Date(room.createdAt).getTime() : 0,
+  };
+}
+
+/** A matchmaker error (a `ServerError` from a room's `onCreate`) as an `AppError`: gRPC codes pass through. */
+function appErrorOf(err: unknown, fallback: string): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'number' && Number.isInteger(e.code) && e.code >= 1 && e.code <= 16 && typeof e.message === 'string') {
+    return new AppError(e.code as Code, e.message, { cause: err });
+  }
+  return new AppError(Code.INTERNAL, fallback, { cause: err });
+}
+
+export class ColyseusMatchPort implements MatchPort {
+  async create(handlerName: string, params: Record<string, unknown>): Promise<string> {
+    if (matchMaker.state !== matchMaker.MatchMakerState.READY) {
+      throw new AppError(Code.UNAVAILABLE, 'Matches can be created once the server has started, and not while it stops.');
+    }
+    const spec: AuthoritativeSpec = { handler: handlerName, params };
+    try {
+      const room = await matchMaker.createRoom(MATCH_ROOM, { [AUTHORITATIVE_MATCH]: spec });
+      return room.roomId;
+    } catch (err) {
+      throw appErrorOf(err, 'Match could not be created.');
+    }
+  }
+
+  async list(filter: MatchFilter): Promise<MatchListing[]> {
+    // TODO(scaling): this reads every match room's listing on each call; an index by label field
+    // (or Nakama's per-node index) is due when thousands of matches run.
+    const rooms = await matchMaker.query<MatchRoom>({ name: MATCH_ROOM });
+    return selectMatches(rooms.map(listingOf), filter);
+  }
+
+  async get(matchId: string): Promise<MatchListing | undefined> {
+    const room = await matchMaker.getRoomById(matchId);
+    return room && room.name === MATCH_ROOM ? listingOf(room) : undefined;
+  }
+
+  async signal(matchId: string, data: string): Promise<string> {
+    const room = await matchMaker.getRoomById(matchId);
+    if (!room || room.name !== MATCH_ROOM || room.metadata?.authoritative !== true) throw notFound('Match not found.');
+    let reply: SignalReply;
+    try {
+      reply = (await matchMaker.remoteRoomCall(matchId, 'matchSignal', [data])) as SignalReply;
+    } catch (err) {
+      throw appErrorOf(err, 'Match signal failed.');
+    }
+    if ('error' in reply) throw new AppError(reply.error.code as Code, reply.error.message);
+    return reply.data;
+  }
+}

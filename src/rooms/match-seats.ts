@@ -1,0 +1,26 @@
+/**
+ * Seats in matches for sessions that know a match only by its id (the session room's
+ * `match_join`), without importing the match room.
+ */
+import { matchMaker } from '@colyseus/core';
+import { Code } from '../errors.js';
+import { RealtimeCode, RealtimeError, type ClientAuth } from './base.room.js';
+
+/** The name the match room is defined under. */
+export const MATCH_ROOM = 'match';
+
+/**
+ * A seat in a match for a session that knows its id (the session room's `match_join`); the
+ * client consumes it with `client.consumeSeatReservation`. Authoritative matches still ask the
+ * handler when the seat is consumed, with `metadata`.
+ */
+export async function reserveMatchSeat(matchId: string, auth: ClientAuth, metadata: Record<string, string>): Promise<matchMaker.ISeatReservation> {
+  const room = await matchMaker.getRoomById(matchId);
+  if (!room || room.name !== MATCH_ROOM || room.locked) throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.');
+  try {
+    return await matchMaker.reserveSeatFor(room, { metadata }, auth);
+  } catch (err) {
+    // The room went away (or its process did) between the lookup and the reservation.
+    throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.', { cause: err });
+  }
+}
