@@ -180,6 +180,18 @@ export const SETTINGS = {
     default: 'false',
     description: "a user's new realtime session closes their older ones (Nakama `session.single_socket`)",
   }),
+  messagesPerSecond: setting({
+    env: 'TAVERN_MAX_MESSAGES_PER_SECOND',
+    schema: int(0, 100_000),
+    default: 100,
+    description: 'realtime messages a client may send per second (bursts of twice that); a flooder is warned, then dropped (0: off)',
+  }),
+  maxBufferedBytes: setting({
+    env: 'TAVERN_MAX_CLIENT_BUFFER_BYTES',
+    schema: int(0, 1 << 30),
+    default: 1 << 20,
+    description: 'unsent bytes a realtime client may have queued before it is disconnected as a slow reader (0: off)',
+  }),
   shutdownGraceSec: setting({
     env: 'TAVERN_SHUTDOWN_GRACE_SEC',
     schema: int(0, 3600),

@@ -102,7 +102,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const ranks = config.redisUrl ? new NoRankCache() : new LocalRankCache();
   const leaderboards: LeaderboardPorts = { clock: options.clock ?? systemClock, ranks };
   const matches = new ColyseusMatchPort();
-  const nk = createNk({ em, hasher, sessions, leaderboards, publisher: presence, messageLimitBytes: config.socketMessageLimitBytes, matches });
+  const nk = createNk({ em, hasher, sessions, leaderboards, publisher: presence, messageLimitBytes: config.socketMessageLimitBytes, matches, maxFriends: config.maxFriends });
   const runtimeInfo = { env: Object.freeze({ ...config.runtimeEnv }), node: config.nodeName, version: VERSION };
   const runtime = new Runtime({ path: config.runtimePath, log: log.child({ scope: 'runtime' }), nk, info: runtimeInfo });
 
@@ -175,6 +175,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     reconnectWindowSec: config.reconnectWindowSec,
     em,
     singleSocket: config.singleSocket,
+    flow: { messagesPerSecond: config.messagesPerSecond, maxBufferedBytes: config.maxBufferedBytes },
   };
   game.define('session', bindRoom(SessionRoom, roomDeps));
   game.define('chat', bindRoom(ChatRoom, roomDeps));

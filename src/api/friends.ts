@@ -21,7 +21,10 @@ export function wireFriend(f: lists.Friend) {
 
 /** A query integer as grpc-gateway reads a wrapper field (the last value when repeated). */
 const qInt = (min: number, max: number, message: string) =>
-  z.preprocess((x) => (Array.isArray(x) ? x[x.length - 1] : x), z.coerce.number({ error: message }).int(message).min(min, message).max(max, message));
+  z.preprocess(
+    (x) => (Array.isArray(x) ? x[x.length - 1] : x),
+    z.coerce.number({ error: message }).int(message).min(min, message).max(max, message),
+  );
 
 const targets = z.object({ ids: qArray(z.string()), usernames: qArray(z.string()) });
 
@@ -77,7 +80,10 @@ export function friendEndpoints({ publisher, maxFriends }: FriendApiDeps): Endpo
           ...(req.state !== undefined ? { state: req.state as friends.FriendState } : {}),
           ...(req.cursor ? { cursor: req.cursor } : {}),
         });
-        return { ...(page.friends.length > 0 ? { friends: page.friends.map(wireFriend) } : {}), ...(page.cursor ? { cursor: page.cursor } : {}) };
+        return {
+          ...(page.friends.length > 0 ? { friends: page.friends.map(wireFriend) } : {}),
+          ...(page.cursor ? { cursor: page.cursor } : {}),
+        };
       },
     }),
     endpoint({
@@ -91,9 +97,14 @@ export function friendEndpoints({ publisher, maxFriends }: FriendApiDeps): Endpo
       }),
       async handler(req, ctx) {
         // Nakama's default page is 10, at most 100.
-        const page = await lists.listFriendsOfFriends(ctx.em, ctx.session!.userId, { limit: req.limit ?? 10, ...(req.cursor ? { cursor: req.cursor } : {}) });
+        const page = await lists.listFriendsOfFriends(ctx.em, ctx.session!.userId, {
+          limit: req.limit ?? 10,
+          ...(req.cursor ? { cursor: req.cursor } : {}),
+        });
         return {
-          ...(page.friendsOfFriends.length > 0 ? { friends_of_friends: page.friendsOfFriends.map((f) => ({ referrer: f.referrer, user: wireUser(f.user) })) } : {}),
+          ...(page.friendsOfFriends.length > 0
+            ? { friends_of_friends: page.friendsOfFriends.map((f) => ({ referrer: f.referrer, user: wireUser(f.user) })) }
+            : {}),
           ...(page.cursor ? { cursor: page.cursor } : {}),
         };
       },

@@ -60,14 +60,12 @@ export function friendsNk(em: () => Em, publisher: Publisher, maxFriends: number
         ...(cursor ? { cursor } : {}),
       });
       return {
-        friends: page.friends.map(
-          (f): RuntimeFriend => ({
-            user: runtimeUser(f.user),
-            state: f.state,
-            updateTime: seconds(f.updateTime),
-            metadata: JSON.parse(f.metadata) as Record<string, unknown>,
-          }),
-        ),
+        friends: page.friends.map((f): RuntimeFriend => ({
+          user: runtimeUser(f.user),
+          state: f.state,
+          updateTime: seconds(f.updateTime),
+          metadata: JSON.parse(f.metadata) as Record<string, unknown>,
+        })),
         ...(page.cursor ? { cursor: page.cursor } : {}),
       };
     },
@@ -79,7 +77,13 @@ export function friendsNk(em: () => Em, publisher: Publisher, maxFriends: number
         ...(page.cursor ? { cursor: page.cursor } : {}),
       };
     },
-    async friendsAdd(userIdArg: string, username: string, ids?: string[] | null, usernames?: string[] | null, metadata?: Record<string, unknown> | null): Promise<void> {
+    async friendsAdd(
+      userIdArg: string,
+      username: string,
+      ids?: string[] | null,
+      usernames?: string[] | null,
+      metadata?: Record<string, unknown> | null,
+    ): Promise<void> {
       const caller = userId(userIdArg);
       const b = batch('add', caller, username, ids, usernames);
       await friends.addFriends(em(), { publisher, maxFriends }, caller, b.ids, b.usernames, metadata ?? undefined);
@@ -96,7 +100,8 @@ export function friendsNk(em: () => Em, publisher: Publisher, maxFriends: number
     },
     /** Replaces the metadata on `userId`'s edge to `friendUserId` (no edge: nothing happens, as in Nakama). */
     async friendMetadataUpdate(userIdArg: string, friendUserId: string, metadata: Record<string, unknown> | null): Promise<void> {
-      if (metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata))) throw invalid('Expects metadata to be an object.');
+      if (metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata)))
+        throw invalid('Expects metadata to be an object.');
       await friends.updateFriendMetadata(em(), userId(userIdArg), userId(friendUserId, 'friend user ID'), metadata);
     },
   };

@@ -15,6 +15,7 @@ import { getUsers, type User } from '../services/users.js';
 import * as v from '../services/validation.js';
 import { helpers, type Helpers } from './nk-helpers.js';
 import { chatNk } from './nk-chat.js';
+import { friendsNk } from './nk-friends.js';
 import { groupsNk } from './nk-groups.js';
 import { socialNk } from './nk-social.js';
 import type { Publisher } from '../services/ports.js';
@@ -33,6 +34,8 @@ export interface NkDeps {
   publisher: Publisher;
   /** Largest realtime content (chat messages). */
   messageLimitBytes: number;
+  /** `TAVERN_MAX_FRIENDS`. */
+  maxFriends: number;
   /** Matches through the realtime side (absent: the match functions answer UNAVAILABLE). */
   matches?: MatchPort;
 }
@@ -119,6 +122,7 @@ export function createNk(deps: NkDeps) {
     ...leaderboardNk(em, leaderboards),
     ...socialNk(em, deps.publisher),
     ...groupsNk(em, deps.publisher),
+    ...friendsNk(em, deps.publisher, deps.maxFriends),
     ...chatNk(em, deps.publisher, deps.messageLimitBytes),
     ...matchNk(deps.matches),
 

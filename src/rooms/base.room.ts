@@ -13,6 +13,7 @@ import type { HookContext, HookLookup } from '../hooks/registry.js';
 import type { Metrics } from '../metrics.js';
 import type { Em } from '../services/db.js';
 import { firstIssue } from '../services/validation.js';
+import { CLOSE_FLOOD, CLOSE_SLOW_READER, FlowControl, type FlowLimits } from './flow-control.js';
 
 /** What every room needs from the server. */
 export interface RoomDeps {
@@ -28,6 +29,8 @@ export interface RoomDeps {
   em: () => Em;
   /** A new session of a user closes the user's older sessions (Nakama's `single_socket`). */
   singleSocket: boolean;
+  /** Per-client message rate and unsent-data cap. */
+  flow: FlowLimits;
 }
 
 /** The identity attached to every client (`client.auth`). */
@@ -152,8 +155,10 @@ export abstract class TavernRoom extends Room {
   protected handle<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown): void {
     if (!this.catchAllInstalled) {
       this.catchAllInstalled = true;
+      this.startFlowControl();
       // Colyseus closes the socket on a message type nobody handles; Nakama answers an error instead.
       this.onMessage('*', (client: Client, type: string | number) => {
+        if (!this.admit(client)) return;
         const body: ErrorMessage = {
           code: RealtimeCode.UNRECOGNIZED_PAYLOAD,
           message: `Unrecognized message type: ${String(type).slice(0, 64)}`,
@@ -165,6 +170,37 @@ export abstract class TavernRoom extends Room {
     this.onMessage(type, (client: Client, raw: unknown) => this.dispatch(type, schema, fn, client, raw));
   }
   private catchAllInstalled = false;
+  private flowControl?: FlowControl;
+
+  /** Checks every client's unsent data once a second; Colyseus's own message cap becomes a far backstop. */
+  private startFlowControl(): void {
+    const limits = this.deps.flow;
+    this.flowControl = new FlowControl(limits);
+    if (limits.messagesPerSecond > 0) this.maxMessagesPerSecond = Math.max(this.maxMessagesPerSecond, limits.messagesPerSecond * 10);
+    if (limits.maxBufferedBytes > 0) {
+      this.clock.setInterval(() => {
+        for (const client of this.clients) {
+          if (!this.flowControl!.overBuffered(client)) continue;
+          this.log.warn({ sessionId: client.sessionId }, 'disconnecting a client that does not read its messages');
+          client.leave(CLOSE_SLOW_READER, 'Too much unsent data: the client is not reading.');
+        }
+      }, 1000);
+    }
+  }
+
+  /** Applies the message rate: false when the message must be ignored. */
+  private admit(client: Client): boolean {
+    const verdict = this.flowControl?.take(client) ?? 'ok';
+    if (verdict === 'ok') return true;
+    if (verdict === 'warn') {
+      const body: ErrorMessage = { code: RealtimeCode.RUNTIME_EXCEPTION, message: 'Too many messages: slow down.', status: Code.RESOURCE_EXHAUSTED };
+      client.send('error', body);
+    } else if (verdict === 'drop') {
+      this.log.warn({ sessionId: client.sessionId }, 'disconnecting a flooding client');
+      client.leave(CLOSE_FLOOD, 'Too many messages.');
+    }
+    return false;
+  }
 
   private async dispatch<S extends z.ZodType>(
     type: string,
@@ -173,6 +209,7 @@ export abstract class TavernRoom extends Room {
     client: Client,
     raw: unknown,
   ) {
+    if (!this.admit(client)) return;
     try {
       const size = raw === undefined ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '', 'utf8');
       if (size > this.deps.messageLimitBytes) {

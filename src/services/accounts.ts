@@ -5,6 +5,7 @@ import { removeUserEdges } from './friends.js';
 import { removeUserFromGroups } from './group-members.js';
 import { deleteUserRecords, forgetUserRanks } from './leaderboard-records.js';
 import type { PasswordHasher } from './ports.js';
+import { inTransaction } from './tx.js';
 import type { RankCache } from './rank-cache.js';
 import { deleteUserObjects } from './storage.js';
 import { deleteUserLedger, parseWalletJson, type Wallet } from './wallets.js';
@@ -92,7 +93,8 @@ export async function updateAccount(em: Em, userId: string, update: AccountUpdat
  * when one is given. Returns false when it did not exist.
  */
 export async function deleteAccount(em: Em, userId: string, ranks?: RankCache): Promise<boolean> {
-  const { existed, periods } = await transaction(em, async (tx) => {
+  // Retried on deadlock: it locks rows of other users (friends, groups) that live requests lock too.
+  const { existed, periods } = await inTransaction(em, async (tx) => {
     // Friend edges first: the other users' edge counts must drop with them.
     await removeUserEdges(tx, userId);
     // Group edges too: counts drop, and a group left without a superadmin passes on or goes.

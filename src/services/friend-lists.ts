@@ -56,7 +56,8 @@ export interface ListFriendsOptions {
 
 /** A user's edges with the other users' profiles, ordered by state, then by when each was made. */
 export async function listFriends(em: Em, userId: string, opts: ListFriendsOptions): Promise<{ friends: Friend[]; cursor?: string }> {
-  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 1000) throw invalid('Invalid limit - limit must be between 1 and 1000.');
+  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 1000)
+    throw invalid('Invalid limit - limit must be between 1 and 1000.');
   if (opts.state !== undefined && ![0, 1, 2, 3].includes(opts.state)) throw invalid('Invalid state - state must be between 0 and 3.');
   const after = opts.cursor
     ? decode<ListCursor>(opts.cursor, (c) => Number.isInteger(c.s) && typeof c.p === 'string' && /^-?\d{1,19}$/.test(c.p) && isUuid(c.i))
@@ -102,7 +103,8 @@ export async function listFriendsOfFriends(
   userId: string,
   opts: { limit: number; cursor?: string },
 ): Promise<{ friendsOfFriends: FriendOfFriend[]; cursor?: string }> {
-  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 1000) throw invalid('Invalid limit - limit must be between 1 and 1000.');
+  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 1000)
+    throw invalid('Invalid limit - limit must be between 1 and 1000.');
   const after = opts.cursor ? decode<FoFCursor>(opts.cursor, (c) => isUuid(c.r) && isUuid(c.u)) : undefined;
   const rows = await query<UserRow & { referrer: string }>(
     em,

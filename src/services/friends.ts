@@ -34,7 +34,13 @@ const SELF: Record<Op, string> = { add: 'Cannot add self as friend.', delete: 'C
  * The users an operation targets: ids as given plus the ids of the usernames that exist, without
  * the caller (refused, as Nakama does) and without duplicates. `undefined` when nothing was asked.
  */
-export async function resolveTargets(em: Em, userId: string, op: Op, ids: readonly string[], usernames: readonly string[]): Promise<string[] | undefined> {
+async function resolveTargets(
+  em: Em,
+  userId: string,
+  op: Op,
+  ids: readonly string[],
+  usernames: readonly string[],
+): Promise<string[] | undefined> {
   if (ids.length === 0 && usernames.length === 0) return undefined;
   if (ids.length + usernames.length > 1000) throw invalid('At most 1000 users per request.');
   for (const id of ids) {
@@ -117,9 +123,19 @@ async function addOne(tx: Em, me: string, them: string, metadata: string, maxFri
   if (ab !== undefined || ba !== undefined) return undefined;
   // A new invite adds an edge to each side. A full invitee is skipped quietly (like a block); a
   // full inviter is refused, rolling back the whole batch.
-  if ((await run(tx, sql`update users set edge_count = edge_count + 1, update_time = now() where id = ${them} and edge_count < ${maxFriends}`)) === 0)
+  if (
+    (await run(
+      tx,
+      sql`update users set edge_count = edge_count + 1, update_time = now() where id = ${them} and edge_count < ${maxFriends}`,
+    )) === 0
+  )
     return undefined;
-  if ((await run(tx, sql`update users set edge_count = edge_count + 1, update_time = now() where id = ${me} and edge_count < ${maxFriends}`)) === 0)
+  if (
+    (await run(
+      tx,
+      sql`update users set edge_count = edge_count + 1, update_time = now() where id = ${me} and edge_count < ${maxFriends}`,
+    )) === 0
+  )
     throw new AppError(Code.FAILED_PRECONDITION, FRIEND_LIMIT_REACHED);
   await run(
     tx,
@@ -165,8 +181,22 @@ export async function addFriends(
     ports.publisher,
     changes.map(({ id, change }) =>
       change === 'accepted'
-        ? { userId: id, code: NotificationCode.FRIEND_ACCEPT, subject: `${username} accepted your friend request`, content: { username }, senderId: userId, persistent: true }
-        : { userId: id, code: NotificationCode.FRIEND_REQUEST, subject: `${username} wants to add you as a friend`, content: { username }, senderId: userId, persistent: true },
+        ? {
+            userId: id,
+            code: NotificationCode.FRIEND_ACCEPT,
+            subject: `${username} accepted your friend request`,
+            content: { username },
+            senderId: userId,
+            persistent: true,
+          }
+        : {
+            userId: id,
+            code: NotificationCode.FRIEND_REQUEST,
+            subject: `${username} wants to add you as a friend`,
+            content: { username },
+            senderId: userId,
+            persistent: true,
+          },
     ),
   );
 }
@@ -210,7 +240,13 @@ async function decrement(tx: Em, sources: readonly string[]): Promise<void> {
  * (the other user gets notification −9), or unblocks. A block the other user holds on the caller
  * stays. Unknown users and users with no edge are skipped.
  */
-export async function deleteFriends(em: Em, publisher: Publisher, userId: string, ids: readonly string[], usernames: readonly string[]): Promise<void> {
+export async function deleteFriends(
+  em: Em,
+  publisher: Publisher,
+  userId: string,
+  ids: readonly string[],
+  usernames: readonly string[],
+): Promise<void> {
   const targets = await resolveTargets(em, userId, 'delete', ids, usernames);
   if (!targets || targets.length === 0) return;
   const { username, removed } = await inTransaction(em, async (tx) => {
@@ -270,7 +306,11 @@ export async function blockFriends(em: Em, userId: string, ids: readonly string[
             on conflict (source_id, destination_id) do nothing returning source_id`,
       );
       if (inserted) await run(tx, sql`update users set edge_count = edge_count + 1, update_time = now() where id = ${userId}`);
-      else await run(tx, sql`update user_edge set state = 3, update_time = now() where source_id = ${userId} and destination_id = ${id} and state <> 3`);
+      else
+        await run(
+          tx,
+          sql`update user_edge set state = 3, update_time = now() where source_id = ${userId} and destination_id = ${id} and state <> 3`,
+        );
       const theirs = await query<{ source_id: string }>(
         tx,
         sql`delete from user_edge where source_id = ${id} and destination_id = ${userId} and state <> 3 returning source_id`,
@@ -284,7 +324,12 @@ export async function blockFriends(em: Em, userId: string, ids: readonly string[
 }
 
 /** Replaces the metadata on a user's edge to another (Nakama's friendMetadataUpdate; no edge: no-op). */
-export async function updateFriendMetadata(em: Em, userId: string, friendId: string, metadata: Record<string, unknown> | null | undefined): Promise<void> {
+export async function updateFriendMetadata(
+  em: Em,
+  userId: string,
+  friendId: string,
+  metadata: Record<string, unknown> | null | undefined,
+): Promise<void> {
   await run(
     em,
     sql`update user_edge set metadata = ${metadataText(metadata ?? undefined)}::jsonb where source_id = ${userId} and destination_id = ${friendId}`,

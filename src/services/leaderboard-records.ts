@@ -115,19 +115,20 @@ async function* streamEntries(em: Em, leaderboardId: string, expiry: number, bat
   try {
     let after = '';
     for (;;) {
-      // One text row per batch ("<80-char key><num_score>,…"): far cheaper for the driver to hand
-      // over than a row object per record.
-      const row = await queryOne<{ entries: string | null; last: string | null }>(
+      // One text row per batch ("<80-char key><num_score>,…"): cheaper for the driver to hand over
+      // than a row object per record. The aggregate sees the page in index order; checked below.
+      const row = await queryOne<{ entries: string | null }>(
         fork,
-        sql`select string_agg(rank_key || num_score::text, ',' order by rank_key) as entries, max(rank_key) as last from (
+        sql`select string_agg(rank_key || num_score::text, ',') as entries from (
               select rank_key, num_score from leaderboard_record
               where leaderboard_id = ${leaderboardId} and expiry_time = ${expiry} and rank_key > ${after}
               order by rank_key limit ${batch}) page`,
       );
-      if (!row?.entries || !row.last) break;
+      if (!row?.entries) break;
       const entries = row.entries.split(',').map((e) => ({ key: e.slice(0, 80), version: Number(e.slice(80)) }));
+      if (entries.some((e, i) => i > 0 && entries[i - 1]!.key >= e.key)) entries.sort((a, b) => (a.key < b.key ? -1 : 1));
       yield entries;
-      after = row.last;
+      after = entries[entries.length - 1]!.key;
       if (entries.length < batch) break;
     }
   } finally {

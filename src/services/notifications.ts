@@ -115,7 +115,7 @@ export async function sendNotifications(
           from unnest(${stored.map((n) => n.id)}::uuid[], ${stored.map((n) => n.userId)}::uuid[], ${stored.map((n) => n.subject)}::text[],
                       ${stored.map((n) => JSON.stringify(n.content))}::jsonb[], ${stored.map((n) => n.code)}::int[],
                       ${stored.map((n) => n.senderId ?? null)}::uuid[]) as q(id, user_id, subject, content, code, sender_id)
-          where exists (select 1 from users u where u.id = q.user_id)`,
+          where exists (select 1 from users u where u.id = q.user_id for key share)`,
     );
   }
   const byUser = new Map<string, WireNotification[]>();

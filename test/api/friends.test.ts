@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { Client, type Session } from '@heroiclabs/nakama-js';
-import { friendsNk } from '../../src/hooks/nk-friends.js';
 import { query, sql, type Em } from '../../src/services/db.js';
 import { relationship } from '../../src/services/friends.js';
 import { NotificationCode, type NotificationEvent } from '../../src/services/notifications.js';
@@ -27,7 +26,8 @@ afterEach(() => consistent());
 
 const em = () => s.orm.em.fork() as unknown as Em;
 let n = 0;
-const user = (): Promise<Session> => client.authenticateDevice(`friends-${process.pid}-${Date.now()}-${++n}`, true, `fr_${process.pid}_${Date.now()}_${n}`);
+const user = (): Promise<Session> =>
+  client.authenticateDevice(`friends-${process.pid}-${Date.now()}-${++n}`, true, `fr_${process.pid}_${Date.now()}_${n}`);
 /** Enough fixed elements that destructuring the first seven needs no `!`. */
 type Sessions = [Session, Session, Session, Session, Session, Session, Session, ...Session[]];
 const users = async (count: number) => (await Promise.all(Array.from({ length: count }, () => user()))) as Sessions;
@@ -232,8 +232,18 @@ describe('wire format, metadata and bad input', () => {
     const post = (q: string) => http(s.url, 'POST', `/v2/friend?${q}`, { auth: bearer(a) });
     assertError(await post(qs({ ids: a.user_id! })), 400, 3, 'Cannot add self as friend.');
     assertError(await post(qs({ usernames: a.username! })), 400, 3, 'Cannot add self as friend.');
-    assertError(await http(s.url, 'POST', `/v2/friend/block?${qs({ ids: a.user_id! })}`, { auth: bearer(a) }), 400, 3, 'Cannot block self.');
-    assertError(await http(s.url, 'DELETE', `/v2/friend?${qs({ usernames: a.username! })}`, { auth: bearer(a) }), 400, 3, 'Cannot delete self.');
+    assertError(
+      await http(s.url, 'POST', `/v2/friend/block?${qs({ ids: a.user_id! })}`, { auth: bearer(a) }),
+      400,
+      3,
+      'Cannot block self.',
+    );
+    assertError(
+      await http(s.url, 'DELETE', `/v2/friend?${qs({ usernames: a.username! })}`, { auth: bearer(a) }),
+      400,
+      3,
+      'Cannot delete self.',
+    );
     assertError(await post(qs({ ids: 'nope' })), 400, 3, "Invalid user ID 'nope'.");
     assertError(await post(qs({ usernames: '' })), 400, 3, 'Username must not be empty.');
     assertError(await post(qs({ usernames: 'nobody-has-this-name' })), 400, 3, 'No valid ID or username was provided.');
@@ -289,7 +299,9 @@ describe('races', () => {
     await Promise.all(pairs.map(([a, b]) => Promise.all([client.addFriends(a, ids(b)), client.addFriends(b, ids(a))])));
     for (const [a, b] of pairs) assert.deepEqual(await states(a, b), [0, 0]);
     // Whatever order these run in, a's block is the last word.
-    await Promise.all(pairs.map(([a, b]) => Promise.all([client.blockFriends(a, ids(b)), client.addFriends(b, ids(a)), client.deleteFriends(b, ids(a))])));
+    await Promise.all(
+      pairs.map(([a, b]) => Promise.all([client.blockFriends(a, ids(b)), client.addFriends(b, ids(a)), client.deleteFriends(b, ids(a))])),
+    );
     for (const [a, b] of pairs) assert.deepEqual(await states(a, b), [3, undefined]);
     // Crossed batches lock in the same order, so they cannot deadlock.
     const [p, q, r] = await users(3);
@@ -311,7 +323,10 @@ describe('races', () => {
       results.map(() => 200),
     );
     await consistent();
-    const left = await query<{ n: number }>(em(), sql`select count(*)::int as n from user_edge where source_id = ${x.user_id} or destination_id = ${x.user_id}`);
+    const left = await query<{ n: number }>(
+      em(),
+      sql`select count(*)::int as n from user_edge where source_id = ${x.user_id} or destination_id = ${x.user_id}`,
+    );
     assert.equal(left[0]!.n, 0);
   });
 });
@@ -416,22 +431,31 @@ describe('account deletion', () => {
 
 describe('nk', () => {
   test('friendsAdd / friendsList / friendMetadataUpdate / friendsBlock / friendsDelete / friendsOfFriendsList', async () => {
-    const nk = friendsNk(em, s.presence, MAX_FRIENDS);
+    const nk = s.runtime.nk;
     const [a, b, c] = await users(3);
     await nk.friendsAdd(a.user_id!, a.username!, [b.user_id!], [c.username!], { source: 'nk' });
     let list = await nk.friendsList(a.user_id!);
-    assert.deepEqual(list.friends.map((f) => [f.user.userId, f.state, f.metadata]).sort(), [
-      [b.user_id, 1, { source: 'nk' }],
-      [c.user_id, 1, { source: 'nk' }],
-    ].sort());
+    assert.deepEqual(
+      list.friends.map((f) => [f.user.userId, f.state, f.metadata]).sort(),
+      [
+        [b.user_id, 1, { source: 'nk' }],
+        [c.user_id, 1, { source: 'nk' }],
+      ].sort(),
+    );
     assert.equal(typeof list.friends[0]!.updateTime, 'number');
     assert.equal(list.cursor, undefined);
-    assert.deepEqual((await notificationsOf(b)).map((x) => x.code), [-2]);
+    assert.deepEqual(
+      (await notificationsOf(b)).map((x) => x.code),
+      [-2],
+    );
 
     await nk.friendsAdd(b.user_id!, b.username!, [a.user_id!]);
     await nk.friendMetadataUpdate(a.user_id!, b.user_id!, { level: 3 });
     list = await nk.friendsList(a.user_id!, 1, 0);
-    assert.deepEqual(list.friends.map((f) => [f.user.userId, f.metadata]), [[b.user_id, { level: 3 }]]);
+    assert.deepEqual(
+      list.friends.map((f) => [f.user.userId, f.metadata]),
+      [[b.user_id, { level: 3 }]],
+    );
     const paged = await nk.friendsList(a.user_id!, 1, -1);
     assert.ok(paged.cursor);
     assert.equal((await nk.friendsList(a.user_id!, 1, -1, paged.cursor)).friends[0]?.state, 1);
