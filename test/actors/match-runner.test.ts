@@ -59,7 +59,10 @@ function handler(over: Partial<MatchHandler<any>> = {}) {
 }
 
 /** A runner on fake timers with recording ports. */
-function runner(h: MatchHandler<any>, opts: { timers?: FakeTimers; inputQueueSize?: number; params?: Record<string, unknown>; init?: boolean } = {}) {
+function runner(
+  h: MatchHandler<any>,
+  opts: { timers?: FakeTimers; inputQueueSize?: number; params?: Record<string, unknown>; init?: boolean } = {},
+) {
   const timers = opts.timers ?? new FakeTimers();
   const logs: Record<string, unknown>[] = [];
   const log = pino(
@@ -355,7 +358,10 @@ describe('signals and termination', () => {
     const ending = runner(handler({ matchSignal: () => null }).h);
     assert.equal(ending.r.signal('x'), '');
     assert.deepEqual(ending.ended, ['handler_ended']);
-    assert.throws(() => ending.r.signal('again'), (err: unknown) => err instanceof AppError && err.code === Code.NOT_FOUND);
+    assert.throws(
+      () => ending.r.signal('again'),
+      (err: unknown) => err instanceof AppError && err.code === Code.NOT_FOUND,
+    );
 
     const failing = runner(
       handler({
@@ -364,7 +370,10 @@ describe('signals and termination', () => {
         },
       }).h,
     );
-    assert.throws(() => failing.r.signal('x'), (err: unknown) => err instanceof AppError && err.code === Code.INTERNAL);
+    assert.throws(
+      () => failing.r.signal('x'),
+      (err: unknown) => err instanceof AppError && err.code === Code.INTERNAL,
+    );
     assert.deepEqual(failing.ended, ['handler_error']);
   });
 

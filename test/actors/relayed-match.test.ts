@@ -42,7 +42,13 @@ test('data goes to every other member, or only to the named members (never back 
   m.data('s-alice', { op_code: 5, data: 'aGk=' });
   assert.deepEqual(sent[0], {
     type: 'match_data',
-    message: { match_id: 'm9', presence: { user_id: 'u-alice', session_id: 's-alice', username: 'alice' }, op_code: 5, data: 'aGk=', reliable: true },
+    message: {
+      match_id: 'm9',
+      presence: { user_id: 'u-alice', session_id: 's-alice', username: 'alice' },
+      op_code: 5,
+      data: 'aGk=',
+      reliable: true,
+    },
     except: 's-alice',
   });
   m.data('s-alice', { op_code: 6, presences: ['s-carol', 's-alice', 's-nobody', 's-carol'], reliable: false });
