@@ -112,7 +112,11 @@ export class ChatActor {
       m.sessionId = j.sessionId;
       m.persistence = j.persistence;
       this.state.members.set(j.sessionId, m);
-      this.ports.broadcast('channel_presence_event', { channel_id: this.channel.id, joins: [this.presence(j)], ...this.channelFields() }, j.sessionId);
+      this.ports.broadcast(
+        'channel_presence_event',
+        { channel_id: this.channel.id, joins: [this.presence(j)], ...this.channelFields() },
+        j.sessionId,
+      );
     }
     return { id: this.channel.id, presences: this.visible(), self: this.presence(j), ...this.channelFields() };
   }

@@ -44,17 +44,29 @@ export function storageEndpoints(): Endpoint[] {
       request: z.object({
         collection: name,
         user_id: ownerId,
-        limit: z.coerce.number().int().min(1, 'Invalid limit - limit must be between 1 and 100.').max(100, 'Invalid limit - limit must be between 1 and 100.').optional(),
+        limit: z.coerce
+          .number()
+          .int()
+          .min(1, 'Invalid limit - limit must be between 1 and 100.')
+          .max(100, 'Invalid limit - limit must be between 1 and 100.')
+          .optional(),
         cursor: z.string().max(1024).optional(),
       }),
       async handler(req, ctx) {
-        const page = await storage.listObjects(ctx.em, { userId: ctx.session!.userId }, {
-          collection: req.collection,
-          ...(req.user_id ? { userId: req.user_id } : {}),
-          limit: req.limit ?? 100,
-          ...(req.cursor ? { cursor: req.cursor } : {}),
-        });
-        return { ...(page.objects.length > 0 ? { objects: page.objects.map(wireObject) } : {}), ...(page.cursor ? { cursor: page.cursor } : {}) };
+        const page = await storage.listObjects(
+          ctx.em,
+          { userId: ctx.session!.userId },
+          {
+            collection: req.collection,
+            ...(req.user_id ? { userId: req.user_id } : {}),
+            limit: req.limit ?? 100,
+            ...(req.cursor ? { cursor: req.cursor } : {}),
+          },
+        );
+        return {
+          ...(page.objects.length > 0 ? { objects: page.objects.map(wireObject) } : {}),
+          ...(page.cursor ? { cursor: page.cursor } : {}),
+        };
       },
     });
   return [
@@ -64,9 +76,18 @@ export function storageEndpoints(): Endpoint[] {
       path: '/v2/storage',
       auth: 'session',
       body: '*',
-      request: z.object({ object_ids: z.array(z.object({ collection: name, key: name, user_id: ownerId })).max(1000).optional() }),
+      request: z.object({
+        object_ids: z
+          .array(z.object({ collection: name, key: name, user_id: ownerId }))
+          .max(1000)
+          .optional(),
+      }),
       async handler(req, ctx) {
-        const ids = (req.object_ids ?? []).map((o) => ({ collection: o.collection, key: o.key, ...(o.user_id ? { userId: o.user_id } : {}) }));
+        const ids = (req.object_ids ?? []).map((o) => ({
+          collection: o.collection,
+          key: o.key,
+          ...(o.user_id ? { userId: o.user_id } : {}),
+        }));
         const objects = await storage.readObjects(ctx.em, { userId: ctx.session!.userId }, ids);
         return objects.length > 0 ? { objects: objects.map(wireObject) } : {};
       },
@@ -85,8 +106,14 @@ export function storageEndpoints(): Endpoint[] {
               key: name,
               value: z.string().min(1, 'Invalid collection or key value supplied. They must be set.'),
               version: z.string().max(64).optional(),
-              permission_read: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'Invalid Read permission supplied. It must be either 0, 1 or 2.' }).optional(),
-              permission_write: z.union([z.literal(0), z.literal(1)], { error: 'Invalid Write permission supplied. It must be either 0 or 1.' }).optional(),
+              permission_read: z
+                .union([z.literal(0), z.literal(1), z.literal(2)], {
+                  error: 'Invalid Read permission supplied. It must be either 0, 1 or 2.',
+                })
+                .optional(),
+              permission_write: z
+                .union([z.literal(0), z.literal(1)], { error: 'Invalid Write permission supplied. It must be either 0 or 1.' })
+                .optional(),
             }),
           )
           .max(1000)
@@ -114,7 +141,12 @@ export function storageEndpoints(): Endpoint[] {
       path: '/v2/storage/delete',
       auth: 'session',
       body: '*',
-      request: z.object({ object_ids: z.array(z.object({ collection: name, key: name, version: z.string().max(64).optional() })).max(1000).optional() }),
+      request: z.object({
+        object_ids: z
+          .array(z.object({ collection: name, key: name, version: z.string().max(64).optional() }))
+          .max(1000)
+          .optional(),
+      }),
       async handler(req, ctx) {
         await storage.deleteObjects(
           ctx.em,

@@ -17,7 +17,21 @@ export { Device } from './device.entity.js';
 export { Revocation, RevocationKind } from './revocation.entity.js';
 export { User } from './user.entity.js';
 
-export const entities = [UserSchema, DeviceSchema, RevocationSchema, StorageObjectSchema, WalletLedgerSchema, LeaderboardSchema, LeaderboardRecordSchema, LeaderboardEventSchema, UserEdgeSchema, GroupSchema, GroupEdgeSchema, NotificationSchema, MessageSchema];
+export const entities = [
+  UserSchema,
+  DeviceSchema,
+  RevocationSchema,
+  StorageObjectSchema,
+  WalletLedgerSchema,
+  LeaderboardSchema,
+  LeaderboardRecordSchema,
+  LeaderboardEventSchema,
+  UserEdgeSchema,
+  GroupSchema,
+  GroupEdgeSchema,
+  NotificationSchema,
+  MessageSchema,
+];
 export const migrations = [
   { name: 'Migration20261122000000Initial', class: Migration20261122000000Initial },
   { name: 'Migration20261122010000Storage', class: Migration20261122010000Storage },

@@ -43,7 +43,13 @@ export function chatNk(em: () => Em, publisher: Publisher, messageLimitBytes: nu
     channelIdBuild(senderId: string | null | undefined, target: string, type: number): string {
       return chat.channelIdBuild(senderId ?? SYSTEM, target, type);
     },
-    async channelMessageSend(channelId: string, content: Record<string, unknown>, senderId?: string | null, senderUsername?: string | null, persist = true) {
+    async channelMessageSend(
+      channelId: string,
+      content: Record<string, unknown>,
+      senderId?: string | null,
+      senderUsername?: string | null,
+      persist = true,
+    ) {
       const c = chat.parseChannelId(channelId);
       const m = await chat.createMessage(em(), c, sender(senderId, senderUsername), chat.contentText(content, messageLimitBytes), persist);
       await deliver(m);

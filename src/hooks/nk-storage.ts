@@ -12,7 +12,8 @@ export type RuntimeWallet = Record<string, number | string>;
 
 export function runtimeWallet(w: Record<string, bigint>): RuntimeWallet {
   const out: RuntimeWallet = {};
-  for (const [k, x] of Object.entries(w)) out[k] = x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
+  for (const [k, x] of Object.entries(w))
+    out[k] = x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
   return out;
 }
 
@@ -90,7 +91,11 @@ const toWalletUpdate = (u: RuntimeWalletUpdate): wallets.WalletUpdate => {
   return { userId: u.userId, changeset: u.changeset, ...(u.metadata ? { metadata: u.metadata } : {}) };
 };
 
-const walletResult = (r: wallets.WalletUpdateResult) => ({ userId: r.userId, updated: runtimeWallet(r.updated), previous: runtimeWallet(r.previous) });
+const walletResult = (r: wallets.WalletUpdateResult) => ({
+  userId: r.userId,
+  updated: runtimeWallet(r.updated),
+  previous: runtimeWallet(r.previous),
+});
 
 const ledgerItem = (i: wallets.LedgerItem) => ({
   id: i.id,
@@ -115,7 +120,12 @@ export function storageNk(em: () => Em) {
       await storage.deleteObjects(
         em(),
         'server',
-        keys.map((k) => ({ collection: k.collection, key: k.key, ...(uuid(k.userId) ? { userId: k.userId! } : {}), ...(k.version ? { version: k.version } : {}) })),
+        keys.map((k) => ({
+          collection: k.collection,
+          key: k.key,
+          ...(uuid(k.userId) ? { userId: k.userId! } : {}),
+          ...(k.version ? { version: k.version } : {}),
+        })),
       );
     },
     async storageList(userId: string | null | undefined, collection: string, limit = 100, cursor?: string) {
@@ -128,8 +138,17 @@ export function storageNk(em: () => Em) {
       return { objects: page.objects.map(runtimeObject), ...(page.cursor ? { cursor: page.cursor } : {}) };
     },
 
-    async walletUpdate(userId: string, changeset: Record<string, wallets.Amount>, metadata?: Record<string, unknown>, updateLedger = false) {
-      const [r] = await wallets.updateWallets(em(), [toWalletUpdate({ userId, changeset, ...(metadata ? { metadata } : {}) })], updateLedger);
+    async walletUpdate(
+      userId: string,
+      changeset: Record<string, wallets.Amount>,
+      metadata?: Record<string, unknown>,
+      updateLedger = false,
+    ) {
+      const [r] = await wallets.updateWallets(
+        em(),
+        [toWalletUpdate({ userId, changeset, ...(metadata ? { metadata } : {}) })],
+        updateLedger,
+      );
       const { updated, previous } = walletResult(r!);
       return { updated, previous };
     },
@@ -164,7 +183,12 @@ export function storageNk(em: () => Em) {
         await storage.deleteObjects(
           tx,
           'server',
-          (storageDeletes ?? []).map((k) => ({ collection: k.collection, key: k.key, ...(uuid(k.userId) ? { userId: k.userId! } : {}), ...(k.version ? { version: k.version } : {}) })),
+          (storageDeletes ?? []).map((k) => ({
+            collection: k.collection,
+            key: k.key,
+            ...(uuid(k.userId) ? { userId: k.userId! } : {}),
+            ...(k.version ? { version: k.version } : {}),
+          })),
         );
         const results = await wallets.updateWallets(tx, (walletUpdates ?? []).map(toWalletUpdate), updateLedger);
         return {

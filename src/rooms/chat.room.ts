@@ -74,11 +74,15 @@ export class ChatRoom extends TavernRoom {
     this.state = this.actor.state;
     void this.presence.subscribe(chatChannel(this.channel.id), this.onChatEvent);
     const limit = this.deps.messageLimitBytes;
-    this.handle('channel_message_send', ChannelMessageSend, (client, m) => this.actor.send(this.own(client, m.channel_id), chat.contentText(m.content, limit)));
+    this.handle('channel_message_send', ChannelMessageSend, (client, m) =>
+      this.actor.send(this.own(client, m.channel_id), chat.contentText(m.content, limit)),
+    );
     this.handle('channel_message_update', ChannelMessageUpdate, (client, m) =>
       this.actor.update(this.own(client, m.channel_id), m.message_id, chat.contentText(m.content, limit)),
     );
-    this.handle('channel_message_remove', ChannelMessageRemove, (client, m) => this.actor.remove(this.own(client, m.channel_id), m.message_id));
+    this.handle('channel_message_remove', ChannelMessageRemove, (client, m) =>
+      this.actor.remove(this.own(client, m.channel_id), m.message_id),
+    );
   }
 
   /** The sender's session, after checking the message names this channel (when it names one). */

@@ -116,7 +116,10 @@ export async function setDisabled(em: Em, userId: string, disabled: boolean): Pr
 
 export async function linkDevice(em: Em, userId: string, deviceId: string): Promise<void> {
   await transaction(em, async (tx) => {
-    const inserted = await queryOne(tx, sql`insert into user_device (id, user_id) values (${deviceId}, ${userId}) on conflict (id) do nothing returning id`);
+    const inserted = await queryOne(
+      tx,
+      sql`insert into user_device (id, user_id) values (${deviceId}, ${userId}) on conflict (id) do nothing returning id`,
+    );
     if (!inserted) {
       const owner = await queryOne<{ user_id: string }>(tx, sql`select user_id from user_device where id = ${deviceId}`);
       if (owner?.user_id !== userId) throw exists('Device ID already in use.');
@@ -138,7 +141,10 @@ export async function linkCustom(em: Em, userId: string, customId: string): Prom
 export async function linkEmail(em: Em, hasher: PasswordHasher, userId: string, email: string, password: string): Promise<void> {
   const hash = await hasher.hash(password);
   try {
-    const n = await run(em, sql`update users set email = ${email.toLowerCase()}, password = ${hash}, update_time = now() where id = ${userId}`);
+    const n = await run(
+      em,
+      sql`update users set email = ${email.toLowerCase()}, password = ${hash}, update_time = now() where id = ${userId}`,
+    );
     if (n === 0) throw notFound('User account not found.');
   } catch (err) {
     if (uniqueViolation(err) === 'users_email_unique') throw exists('Email is already in use.');
@@ -175,7 +181,13 @@ export async function unlinkEmail(em: Em, userId: string, email: string): Promis
   await unlinkColumn(em, userId, sql`email = null, password = null`, sql`email = ${email.toLowerCase()}`, sql`custom_id is not null`);
 }
 
-async function unlinkColumn(em: Em, userId: string, set: ReturnType<typeof sql>, match: ReturnType<typeof sql>, otherColumn: ReturnType<typeof sql>) {
+async function unlinkColumn(
+  em: Em,
+  userId: string,
+  set: ReturnType<typeof sql>,
+  match: ReturnType<typeof sql>,
+  otherColumn: ReturnType<typeof sql>,
+) {
   await transaction(em, async (tx) => {
     await query(tx, sql`select id from users where id = ${userId} for update`);
     const n = await run(

@@ -79,7 +79,8 @@ export function parseChannelId(id: string): Channel {
   if (!uuidOrEmpty(subject) || !uuidOrEmpty(descriptor)) throw invalid('Invalid channel identifier.');
   if (mode === MODE.ROOM && subject === '' && descriptor === '' && roomName.safeParse(label).success) return channel(mode, NIL, NIL, label);
   if (mode === MODE.GROUP && subject !== '' && descriptor === '' && label === '') return channel(mode, subject, NIL, '');
-  if (mode === MODE.DM && subject !== '' && descriptor !== '' && subject < descriptor && label === '') return channel(mode, subject, descriptor, '');
+  if (mode === MODE.DM && subject !== '' && descriptor !== '' && subject < descriptor && label === '')
+    return channel(mode, subject, descriptor, '');
   throw invalid('Invalid channel identifier.');
 }
 
@@ -94,7 +95,10 @@ export function channelIdBuild(senderId: string, target: string, type: number): 
  */
 export async function checkAccess(em: Em, c: Channel, userId: string): Promise<void> {
   if (c.type === ChannelType.GROUP) {
-    const edge = await queryOne<{ state: number }>(em, sql`select state from group_edge where group_id = ${c.groupId} and user_id = ${userId}`);
+    const edge = await queryOne<{ state: number }>(
+      em,
+      sql`select state from group_edge where group_id = ${c.groupId} and user_id = ${userId}`,
+    );
     if (!edge || edge.state > 2) throw denied('You are not a member of this group.');
   } else if (c.type === ChannelType.DIRECT_MESSAGE) {
     if (userId !== c.userIdOne && userId !== c.userIdTwo) throw denied('This direct message channel is not yours.');
@@ -129,7 +133,10 @@ export interface ChannelMessage {
 
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
-function toMessage(c: Channel, m: { id: string; code: number; senderId: string; username: string; content: string; create: Date; update: Date; persistent: boolean }): ChannelMessage {
+function toMessage(
+  c: Channel,
+  m: { id: string; code: number; senderId: string; username: string; content: string; create: Date; update: Date; persistent: boolean },
+): ChannelMessage {
   return {
     channel_id: c.id,
     message_id: m.id,
@@ -172,7 +179,16 @@ export async function createMessage(
   code: number = MessageCode.CHAT,
 ): Promise<ChannelMessage> {
   const now = new Date();
-  const m = { id: randomUUID(), code, senderId: sender.userId, username: sender.username, content, create: now, update: now, persistent: persist };
+  const m = {
+    id: randomUUID(),
+    code,
+    senderId: sender.userId,
+    username: sender.username,
+    content,
+    create: now,
+    update: now,
+    persistent: persist,
+  };
   if (persist) {
     await query(
       em,
@@ -198,7 +214,13 @@ const inChannel = (c: Channel) =>
   sql`stream_mode = ${c.mode} and stream_subject = ${c.subject} and stream_descriptor = ${c.descriptor} and stream_label = ${c.label}`;
 
 /** Edits a stored message; only its sender may (`null`: the server, who may edit any). Returns the update to broadcast (code 1). */
-export async function updateMessage(em: Em, c: Channel, senderId: string | null, messageId: string, content: string): Promise<ChannelMessage> {
+export async function updateMessage(
+  em: Em,
+  c: Channel,
+  senderId: string | null,
+  messageId: string,
+  content: string,
+): Promise<ChannelMessage> {
   const row = await queryOne<Row>(
     em,
     sql`update message set content = ${content}::jsonb, update_time = now()
@@ -258,7 +280,8 @@ export async function listMessages(
   c: Channel,
   opts: { limit: number; forward: boolean; cursor?: string },
 ): Promise<{ messages: ChannelMessage[]; nextCursor?: string; prevCursor?: string }> {
-  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 100) throw invalid('Invalid limit - limit must be between 1 and 100.');
+  if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 100)
+    throw invalid('Invalid limit - limit must be between 1 and 100.');
   let cur: Cursor | undefined;
   if (opts.cursor) {
     try {
@@ -270,7 +293,11 @@ export async function listMessages(
   }
   // The cursor's own direction wins: a prev cursor walks the other way.
   const forward = cur ? cur.f : opts.forward;
-  const after = cur ? (forward ? sql`and (create_time, id) > (${cur.t}::timestamptz, ${cur.i}::uuid)` : sql`and (create_time, id) < (${cur.t}::timestamptz, ${cur.i}::uuid)`) : sql``;
+  const after = cur
+    ? forward
+      ? sql`and (create_time, id) > (${cur.t}::timestamptz, ${cur.i}::uuid)`
+      : sql`and (create_time, id) < (${cur.t}::timestamptz, ${cur.i}::uuid)`
+    : sql``;
   const rows = await query<Row>(
     em,
     sql`select id, code, sender_id, username, content::text as content, create_time, update_time, create_time::text as ct

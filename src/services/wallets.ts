@@ -76,8 +76,10 @@ function apply(userId: string, wallet: Wallet, changeset: Record<string, bigint>
   const next: Wallet = { ...wallet };
   for (const [k, delta] of Object.entries(changeset)) {
     const value = (next[k] ?? 0n) + delta;
-    if (value < 0n) throw new AppError(Code.FAILED_PRECONDITION, `Wallet update rejected: '${k}' would become negative for user ${userId}.`);
-    if (value > INT64_MAX) throw new AppError(Code.FAILED_PRECONDITION, `Wallet update rejected: '${k}' would overflow for user ${userId}.`);
+    if (value < 0n)
+      throw new AppError(Code.FAILED_PRECONDITION, `Wallet update rejected: '${k}' would become negative for user ${userId}.`);
+    if (value > INT64_MAX)
+      throw new AppError(Code.FAILED_PRECONDITION, `Wallet update rejected: '${k}' would overflow for user ${userId}.`);
     next[k] = value;
   }
   return next;
@@ -113,7 +115,8 @@ export async function updateWallets(em: Em, updates: readonly WalletUpdate[], up
         );
       }
     }
-    for (const id of ids) await run(tx, sql`update users set wallet = ${walletJson(wallets.get(id)!)}::jsonb, update_time = now() where id = ${id}`);
+    for (const id of ids)
+      await run(tx, sql`update users set wallet = ${walletJson(wallets.get(id)!)}::jsonb, update_time = now() where id = ${id}`);
     return results;
   });
 }
@@ -168,7 +171,13 @@ export async function listLedger(em: Em, userId: string, limit = 100, cursor?: s
   return {
     items,
     // The database's own timestamp text keeps its microseconds, so the cursor is exact.
-    ...(last ? { cursor: Buffer.from(JSON.stringify({ t: String(last.create_time instanceof Date ? last.create_time.toISOString() : last.create_time), i: last.id })).toString('base64url') } : {}),
+    ...(last
+      ? {
+          cursor: Buffer.from(
+            JSON.stringify({ t: String(last.create_time instanceof Date ? last.create_time.toISOString() : last.create_time), i: last.id }),
+          ).toString('base64url'),
+        }
+      : {}),
   };
 }
 

@@ -94,15 +94,29 @@ for (const kind of presences) {
 
       const channel = encodeURIComponent(channelId);
       const page1 = await http(s.url, 'GET', `/v2/channel/${channel}?limit=2&forward=true`, { auth: bob.bearer });
-      assert.deepEqual(page1.body.messages.map((m: any) => m.message_id), ids.slice(0, 2));
+      assert.deepEqual(
+        page1.body.messages.map((m: any) => m.message_id),
+        ids.slice(0, 2),
+      );
       assert.equal(page1.body.messages[0].content, '{"n":"zero"}');
-      const page2 = await http(s.url, 'GET', `/v2/channel/${channel}?limit=2&forward=true&cursor=${page1.body.next_cursor}`, { auth: bob.bearer });
-      assert.deepEqual(page2.body.messages.map((m: any) => m.message_id), ids.slice(2, 4));
+      const page2 = await http(s.url, 'GET', `/v2/channel/${channel}?limit=2&forward=true&cursor=${page1.body.next_cursor}`, {
+        auth: bob.bearer,
+      });
+      assert.deepEqual(
+        page2.body.messages.map((m: any) => m.message_id),
+        ids.slice(2, 4),
+      );
       assert.equal(page2.body.next_cursor, undefined, 'the removed message is gone');
       const back = await http(s.url, 'GET', `/v2/channel/${channel}?limit=2&cursor=${page2.body.prev_cursor}`, { auth: bob.bearer });
-      assert.deepEqual(back.body.messages.map((m: any) => m.message_id), [ids[1], ids[0]]);
+      assert.deepEqual(
+        back.body.messages.map((m: any) => m.message_id),
+        [ids[1], ids[0]],
+      );
       const newest = await http(s.url, 'GET', `/v2/channel/${channel}?limit=10&forward=false`, { auth: bob.bearer });
-      assert.deepEqual(newest.body.messages.map((m: any) => m.message_id), [ids[3], ids[2], ids[1], ids[0]]);
+      assert.deepEqual(
+        newest.body.messages.map((m: any) => m.message_id),
+        [ids[3], ids[2], ids[1], ids[0]],
+      );
       await a.leave();
       await b.leave();
     });
@@ -126,7 +140,10 @@ for (const kind of presences) {
       const group = await s.runtime.nk.groupCreate(owner.uid, `chatters-${Date.now()}`, owner.uid);
       const g = await join(owner.token, { type: 3, target: group.id });
       assert.equal(g.roomId, chatRoomId(`3.${group.id}..`));
-      await assert.rejects(join(stranger.token, { type: 3, target: group.id }), (err: unknown) => err instanceof MatchMakeError && err.code === 403);
+      await assert.rejects(
+        join(stranger.token, { type: 3, target: group.id }),
+        (err: unknown) => err instanceof MatchMakeError && err.code === 403,
+      );
       await g.leave();
     });
 
@@ -144,15 +161,31 @@ for (const kind of presences) {
 
       const blocked = await http(s.url, 'POST', `/v2/friend/block?ids=${alice.uid}`, { auth: bob.bearer });
       assert.equal(blocked.status, 200);
-      await assert.rejects(join(alice.token, { type: 2, target: bob.uid }), (err: unknown) => err instanceof MatchMakeError && err.code === 403);
-      await assert.rejects(join(bob.token, { type: 2, target: alice.uid }), (err: unknown) => err instanceof MatchMakeError && err.code === 403);
+      await assert.rejects(
+        join(alice.token, { type: 2, target: bob.uid }),
+        (err: unknown) => err instanceof MatchMakeError && err.code === 403,
+      );
+      await assert.rejects(
+        join(bob.token, { type: 2, target: alice.uid }),
+        (err: unknown) => err instanceof MatchMakeError && err.code === 403,
+      );
       await bobSession.leave();
     });
 
     test('bad join options are refused before any room exists', async () => {
       const alice = await user();
-      for (const options of [{}, { type: 9, target: 'x' }, { type: 1, target: '' }, { type: 1, target: 'a.b' }, { type: 2, target: 'not-a-uuid' }]) {
-        await assert.rejects(join(alice.token, options), (err: unknown) => err instanceof MatchMakeError && err.code === 400, JSON.stringify(options));
+      for (const options of [
+        {},
+        { type: 9, target: 'x' },
+        { type: 1, target: '' },
+        { type: 1, target: 'a.b' },
+        { type: 2, target: 'not-a-uuid' },
+      ]) {
+        await assert.rejects(
+          join(alice.token, options),
+          (err: unknown) => err instanceof MatchMakeError && err.code === 400,
+          JSON.stringify(options),
+        );
       }
     });
 

@@ -18,7 +18,9 @@ export class Migration20261122040000Chat extends Migration {
         update_time timestamptz not null default now()
       )`);
     // History of one channel in time order, both ways.
-    this.addSql(`create index message_channel_history on message (stream_mode, stream_subject, stream_descriptor, stream_label, create_time, id)`);
+    this.addSql(
+      `create index message_channel_history on message (stream_mode, stream_subject, stream_descriptor, stream_label, create_time, id)`,
+    );
     this.addSql(`create index message_sender on message (sender_id)`);
   }
 
