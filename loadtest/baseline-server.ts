@@ -8,9 +8,16 @@
  * COMMIT; then two HS256 JWTs with the same claims; the same JSON answer. The server key is checked
  * and the device id's length validated; no logging, metrics or rate limiting.
  *
+ * Also storage (`src/services/storage.ts` + `src/api/storage.ts`), for a user's session token
+ * (HS256 verified with a `KeyObject`, claims checked; no revocation list): PUT /v2/storage writes a
+ * batch unconditionally (BEGIN; `insert … on conflict (collection, key, user_id) do update … where
+ * s.write = 1 returning …` per object, MD5 version; COMMIT) and POST /v2/storage reads by ids
+ * (`join unnest(…)` with the permission filter), answering Nakama's JSON shapes. Only the request
+ * shapes the benchmark sends are handled (no versioned or `*` writes).
+ *
  * Env: PORT, DATABASE_URL, POOL_SIZE (20, Tavern's default), and Tavern's key/expiry variables.
  */
-import { createSecretKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
@@ -114,6 +121,146 @@ function issue(user: UserRow): { token: string; refresh_token: string } {
   };
 }
 
+const SYSTEM_USER_ID = '00000000-0000-0000-0000-000000000000';
+const WRITE_OBJECT = `insert into storage as s (collection, key, user_id, value, version, read, write)
+  values ($1, $2, $3, $4::jsonb, $5, $6, $7)
+  on conflict (collection, key, user_id) do update
+    set value = excluded.value, version = excluded.version, read = excluded.read, write = excluded.write, update_time = now()
+    where s.write = 1
+  returning collection, key, user_id, version, create_time, update_time`;
+const READ_OBJECTS = `select s.collection, s.key, s.user_id, s.value::text as value, s.version, s.read, s.write, s.create_time, s.update_time
+  from storage s
+  join unnest($1::text[], $2::text[], $3::uuid[]) as q(collection, key, user_id)
+    on s.collection = q.collection and s.key = q.key and s.user_id = q.user_id
+  where (s.read = 2 or (s.read = 1 and s.user_id = $4))`;
+
+interface StorageRow {
+  collection: string;
+  key: string;
+  user_id: string;
+  value?: string;
+  version: string;
+  read?: number;
+  write?: number;
+  create_time: Date;
+  update_time: Date;
+}
+
+/** The user id of a valid session token in an `Authorization: Bearer` header. */
+function sessionUser(header: string | undefined): string {
+  const [scheme, token] = (header ?? '').split(' ', 2);
+  if (scheme?.toLowerCase() !== 'bearer' || !token) throw new HttpError(401, 16, 'Auth token invalid');
+  let claims: unknown;
+  try {
+    claims = jwt.verify(token, sessionKey, { algorithms: ['HS256'] });
+  } catch {
+    throw new HttpError(401, 16, 'Auth token invalid');
+  }
+  const c = claims as Record<string, unknown> | null;
+  if (typeof c?.uid !== 'string' || typeof c.tid !== 'string' || typeof c.usn !== 'string' || typeof c.exp !== 'number')
+    throw new HttpError(401, 16, 'Auth token invalid');
+  return c.uid;
+}
+
+const protoTime = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+
+function checkName(x: unknown): string {
+  if (typeof x !== 'string' || x.length < 1 || x.length > 128)
+    throw new HttpError(400, 3, 'Invalid collection or key value supplied. They must be set.');
+  return x;
+}
+
+async function writeStorage(userId: string, body: unknown): Promise<unknown> {
+  const objects = (body as { objects?: unknown } | null)?.objects ?? [];
+  if (!Array.isArray(objects) || objects.length > 1000) throw new HttpError(400, 3, 'Invalid objects.');
+  const ops = objects.map((o: Record<string, unknown>, index) => {
+    const collection = checkName(o?.collection);
+    const key = checkName(o?.key);
+    if (typeof o.value !== 'string') throw new HttpError(400, 3, 'Object value must be JSON.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(o.value);
+    } catch {
+      throw new HttpError(400, 3, 'Object value must be JSON.');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new HttpError(400, 3, 'Object value must be a JSON object.');
+    const read = o.permission_read ?? 1;
+    const write = o.permission_write ?? 1;
+    return { index, collection, key, text: o.value, version: createHash('md5').update(o.value).digest('hex'), read, write };
+  });
+  if (ops.length === 0) return {};
+  const sorted = [...ops].sort((a, b) => a.collection.localeCompare(b.collection) || a.key.localeCompare(b.key));
+  const acks = new Map<number, StorageRow>();
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    for (const op of sorted) {
+      const row = (await client.query<StorageRow>(WRITE_OBJECT, [op.collection, op.key, userId, op.text, op.version, op.read, op.write]))
+        .rows[0];
+      if (!row) throw new HttpError(400, 3, 'Storage write rejected - permission denied.');
+      acks.set(op.index, row);
+    }
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+  return {
+    acks: ops.map((op) => {
+      const a = acks.get(op.index)!;
+      return {
+        collection: a.collection,
+        key: a.key,
+        version: a.version,
+        ...(a.user_id !== SYSTEM_USER_ID ? { user_id: a.user_id } : {}),
+        create_time: protoTime(a.create_time),
+        update_time: protoTime(a.update_time),
+      };
+    }),
+  };
+}
+
+async function readStorage(userId: string, body: unknown): Promise<unknown> {
+  const ids = (body as { object_ids?: unknown } | null)?.object_ids ?? [];
+  if (!Array.isArray(ids) || ids.length > 1000) throw new HttpError(400, 3, 'Invalid object ids.');
+  if (ids.length === 0) return {};
+  const collections: string[] = [];
+  const keys: string[] = [];
+  const users: string[] = [];
+  for (const id of ids as Record<string, unknown>[]) {
+    collections.push(checkName(id?.collection));
+    keys.push(checkName(id?.key));
+    users.push(typeof id.user_id === 'string' && id.user_id ? id.user_id : SYSTEM_USER_ID);
+  }
+  const rows = (await pool.query<StorageRow>(READ_OBJECTS, [collections, keys, users, userId])).rows;
+  if (rows.length === 0) return {};
+  return {
+    objects: rows.map((o) => ({
+      collection: o.collection,
+      key: o.key,
+      ...(o.user_id !== SYSTEM_USER_ID ? { user_id: o.user_id } : {}),
+      value: o.value,
+      version: o.version,
+      ...(o.read ? { permission_read: o.read } : {}),
+      ...(o.write ? { permission_write: o.write } : {}),
+      create_time: protoTime(o.create_time),
+      update_time: protoTime(o.update_time),
+    })),
+  };
+}
+
+async function jsonBody(req: http.IncomingMessage): Promise<unknown> {
+  try {
+    return JSON.parse(await readBody(req)) as unknown;
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, 3, 'Invalid JSON body.');
+  }
+}
+
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -140,15 +287,14 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     await pool.query('select 1');
     return send(res, 200, {});
   }
+  if (url.pathname === '/v2/storage' && (req.method === 'PUT' || req.method === 'POST')) {
+    const userId = sessionUser(req.headers.authorization);
+    const body = await jsonBody(req);
+    return send(res, 200, req.method === 'PUT' ? await writeStorage(userId, body) : await readStorage(userId, body));
+  }
   if (req.method !== 'POST' || url.pathname !== '/v2/account/authenticate/device') throw new HttpError(404, 5, 'Not found');
   checkServerKey(req.headers.authorization);
-  let body: { id?: unknown };
-  try {
-    body = JSON.parse(await readBody(req)) as { id?: unknown };
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(400, 3, 'Invalid JSON body.');
-  }
+  const body = (await jsonBody(req)) as { id?: unknown } | null;
   const id = body?.id;
   const bytes = typeof id === 'string' ? Buffer.byteLength(id) : 0;
   if (typeof id !== 'string' || bytes < 10 || bytes > 128) throw new HttpError(400, 3, 'Device ID must be 10-128 bytes.');

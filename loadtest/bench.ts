@@ -16,7 +16,14 @@
  *
  * Also the leaderboard scenario (loadtest/leaderboard.ts): around-owner latency on a board of
  * BENCH_LB_RECORDS (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000)
- * queries each. BENCH_SCENARIOS picks scenarios (default `auth,leaderboard`).
+ * queries each.
+ *
+ * And the storage scenario, on the same two servers: BENCH_STORAGE_USERS (200) device accounts, each
+ * with BENCH_STORAGE_KEYS (10) objects `bench/k<n>` written beforehand, their session tokens used
+ * round-robin. WRITE: `PUT /v2/storage` of one object, unconditional overwrite, the key rotating
+ * per user; READ: `POST /v2/storage` of one own object by id.
+ *
+ * BENCH_SCENARIOS picks scenarios (default `auth,leaderboard,storage`).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -50,6 +57,8 @@ const settings = {
   warmupSec: num('BENCH_WARMUP', 2),
   connections: num('BENCH_CONNECTIONS', 32),
   existingDevices: num('BENCH_EXISTING', 2000),
+  storageUsers: num('BENCH_STORAGE_USERS', 200),
+  storageKeys: num('BENCH_STORAGE_KEYS', 10),
   poolSize: 20, // Tavern's default TAVERN_DB_POOL_SIZE; the baseline gets the same
 };
 const AUTH = `Basic ${Buffer.from('defaultkey:').toString('base64')}`;
@@ -113,25 +122,110 @@ async function probe(target: ChildServer, id: string, created: boolean): Promise
   if (!ok) throw new Error(`${target.name}: unexpected answer for device ${id}: ${res.status} ${JSON.stringify(body)}`);
 }
 
-function load(target: ChildServer, nextId: () => string, seconds: number): Promise<autocannon.Result> {
+/** One request of a run: method, path, headers and body, made afresh for every request. */
+interface BenchRequest {
+  method: 'POST' | 'PUT';
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+type NextRequest = () => BenchRequest;
+
+function load(target: ChildServer, next: NextRequest, seconds: number): Promise<autocannon.Result> {
   return autocannon({
     url: target.url,
     connections: settings.connections,
     duration: seconds,
     timeout: 10,
-    requests: [
-      {
-        method: 'POST',
-        path: PATH,
-        headers: { authorization: AUTH, 'content-type': 'application/json' },
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ id: nextId() }) }),
-      },
-    ],
+    requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
   });
 }
 
+const authRequest = (id: string): BenchRequest => ({
+  method: 'POST',
+  path: PATH,
+  headers: { authorization: AUTH, 'content-type': 'application/json' },
+  body: JSON.stringify({ id }),
+});
+
 async function countUsers(url: string): Promise<number> {
   return Number((await sql(url, 'select count(*)::int as n from users')).rows[0].n);
+}
+
+/** A storage user: its id and a session token, on one server. */
+interface StorageUser {
+  uid: string;
+  token: string;
+}
+
+const storageDevice = (i: number) => `bench-storage-${String(i).padStart(6, '0')}`;
+
+/** Creates the storage users through the server (device authentication) and returns their tokens. */
+async function storageUsers(target: ChildServer): Promise<StorageUser[]> {
+  const out: StorageUser[] = [];
+  for (let i = 0; i < settings.storageUsers; i++) {
+    const req = authRequest(storageDevice(i));
+    const res = await fetch(target.url + req.path, { method: req.method, headers: req.headers, body: req.body });
+    const body = (await res.json()) as { token?: string };
+    if (res.status !== 200 || typeof body.token !== 'string')
+      throw new Error(`${target.name}: could not authenticate ${storageDevice(i)}: ${res.status} ${JSON.stringify(body)}`);
+    const claims = JSON.parse(Buffer.from(body.token.split('.')[1]!, 'base64url').toString('utf8')) as { uid: string };
+    out.push({ uid: claims.uid, token: body.token });
+  }
+  return out;
+}
+
+/** Writes objects bench/k0 … k<keys-1> = {"hp":<n>} for every storage user, as the server would (MD5 version). */
+async function seedStorage(url: string): Promise<void> {
+  await sql(
+    url,
+    `insert into storage (collection, key, user_id, value, version, read, write)
+     select 'bench', 'k' || k, d.user_id, ('{"hp":' || k || '}')::jsonb, md5('{"hp":' || k || '}'), 1, 1
+     from user_device d cross join generate_series(0, $1 - 1) k
+     where d.id like 'bench-storage-%'`,
+    [settings.storageKeys],
+  );
+  await sql(url, 'analyze storage');
+}
+
+/** Request `n` of a storage scenario: user n mod U, key ⌊n / U⌋ mod K. */
+function storageRequest(scenario: 'write' | 'read', users: StorageUser[], n: number): BenchRequest {
+  const user = users[n % users.length]!;
+  const k = Math.floor(n / users.length) % settings.storageKeys;
+  const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
+  return scenario === 'write'
+    ? {
+        method: 'PUT',
+        path: '/v2/storage',
+        headers,
+        body: JSON.stringify({ objects: [{ collection: 'bench', key: `k${k}`, value: JSON.stringify({ hp: n }) }] }),
+      }
+    : {
+        method: 'POST',
+        path: '/v2/storage',
+        headers,
+        body: JSON.stringify({ object_ids: [{ collection: 'bench', key: `k${k}`, user_id: user.uid }] }),
+      };
+}
+
+/** Checks one storage answer by hand: an ack with an MD5 version, or the object written. */
+async function probeStorage(target: ChildServer, scenario: 'write' | 'read', users: StorageUser[]): Promise<void> {
+  const req = storageRequest(scenario, users, 0);
+  const res = await fetch(target.url + req.path, { method: req.method, headers: req.headers, body: req.body });
+  const body = (await res.json()) as {
+    acks?: { key: string; user_id: string; version: string }[];
+    objects?: { key: string; user_id: string; value: string }[];
+  };
+  const ok =
+    res.status === 200 &&
+    (scenario === 'write'
+      ? body.acks?.length === 1 && body.acks[0]!.user_id === users[0]!.uid && /^[0-9a-f]{32}$/.test(body.acks[0]!.version)
+      : body.objects?.length === 1 && body.objects[0]!.user_id === users[0]!.uid && typeof body.objects[0]!.value === 'string');
+  if (!ok) throw new Error(`${target.name}: unexpected storage ${scenario} answer: ${res.status} ${JSON.stringify(body)}`);
+}
+
+async function countStorage(url: string): Promise<number> {
+  return Number((await sql(url, "select count(*)::int as n from storage where collection = 'bench'")).rows[0].n);
 }
 
 async function main(): Promise<void> {
@@ -151,7 +245,7 @@ async function main(): Promise<void> {
   }
   const pgData = cluster ? path.join(cluster.dir, 'data') : '';
   const suffix = cluster ? '' : `_${process.pid}`;
-  const scenarios = new Set((env.BENCH_SCENARIOS || 'auth,leaderboard').split(',').map((x) => x.trim()));
+  const scenarios = new Set((env.BENCH_SCENARIOS || 'auth,leaderboard,storage').split(',').map((x) => x.trim()));
   if (scenarios.has('leaderboard')) {
     const lb = await leaderboardBench({
       adminUrl,
@@ -166,7 +260,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   }
-  if (!scenarios.has('auth')) return;
+  if (!scenarios.has('auth') && !scenarios.has('storage')) return;
   const dbNames = { tavern: `bench_tavern${suffix}`, baseline: `bench_baseline${suffix}` };
   const urls = { tavern: await createDatabase(adminUrl, dbNames.tavern), baseline: await createDatabase(adminUrl, dbNames.baseline) };
   if (!cluster) {
@@ -201,6 +295,7 @@ async function main(): Promise<void> {
       TAVERN_LOG_LEVEL: 'warn',
       TAVERN_LOG_FORMAT: 'json',
       TAVERN_SHUTDOWN_GRACE_SEC: '2',
+      TAVERN_TOKEN_EXPIRY_SEC: '86400',
       NODE_ENV: 'development',
     },
   });
@@ -212,88 +307,146 @@ async function main(): Promise<void> {
     script: 'loadtest/baseline-server.ts',
     port: baselinePort,
     cpus: pin ? cpus.server : undefined,
-    env: { PORT: String(baselinePort), DATABASE_URL: urls.baseline, POOL_SIZE: String(settings.poolSize) },
+    env: {
+      PORT: String(baselinePort),
+      DATABASE_URL: urls.baseline,
+      POOL_SIZE: String(settings.poolSize),
+      TAVERN_TOKEN_EXPIRY_SEC: '86400',
+    },
   });
   cleanups.push(() => baseline.stop());
-
-  log(`pre-creating ${settings.existingDevices} devices in each database`);
-  await precreateDevices(urls.tavern, settings.existingDevices);
-  await precreateDevices(urls.baseline, settings.existingDevices);
 
   const targets = [
     { key: 'tavern' as const, server: tavern },
     { key: 'baseline' as const, server: baseline },
   ];
-  const runs: RunSummary[] = [];
-  const raw: Record<string, unknown> = {};
-  for (const scenario of ['new', 'existing'] as const) {
-    for (const { key, server } of targets) {
-      let n = 0;
-      const nextId =
-        scenario === 'new'
-          ? (phase: string) => () => `bench-new-${runId}-${key}-${phase}-${n++}`
-          : (_phase: string) => () => existingId(n++);
-      await probe(server, scenario === 'new' ? `bench-probe-${runId}-${key}` : existingId(0), scenario === 'new');
-      log(`${scenario} / ${key}: warm-up ${settings.warmupSec} s`);
-      await load(server, nextId('warmup'), settings.warmupSec);
-      const usersBefore = await countUsers(urls[key]);
-      const pgBefore = cluster ? clusterCpu(pgData) : undefined;
-      const serverBefore = cpuSeconds(server.pid) ?? 0;
-      const genBefore = process.cpuUsage();
-      const machineBefore = machineBusySeconds();
-      log(`${scenario} / ${key}: measuring ${settings.durationSec} s`);
-      const t0 = performance.now();
-      const result = await load(server, nextId('run'), settings.durationSec);
-      const wall = (performance.now() - t0) / 1000;
-      const gen = process.cpuUsage(genBefore);
-      const machineAfter = machineBusySeconds();
-      const cpuPct: RunSummary['cpuPct'] = {
-        server: (((cpuSeconds(server.pid) ?? serverBefore) - serverBefore) / wall) * 100,
-        ...(cluster && pgBefore ? { postgres: (clusterCpuDelta(pgBefore, clusterCpu(pgData)) / wall) * 100 } : {}),
-        loadGenerator: ((gen.user + gen.system) / 1e6 / wall) * 100,
-      };
-      if (machineBefore !== undefined && machineAfter !== undefined) {
-        cpuPct.machine = ((machineAfter - machineBefore) / wall) * 100;
-        if (cpuPct.postgres !== undefined)
-          cpuPct.otherProcesses = Math.max(0, cpuPct.machine - cpuPct.server - cpuPct.postgres - cpuPct.loadGenerator);
-      }
-      const created = (await countUsers(urls[key])) - usersBefore;
-      runs.push(summarize(scenario, key, result, cpuPct, created));
-      raw[`${scenario}/${key}`] = {
-        requests: result.requests,
-        latency: result.latency,
-        throughput: result.throughput,
-        statusCodeStats: result.statusCodeStats,
-      };
+
+  /** Warm-up then one measured run of `scenario` against `server`, with CPU use, into `runs` and `raw`. */
+  const measure = async (
+    scenario: string,
+    key: 'tavern' | 'baseline',
+    server: ChildServer,
+    next: (phase: string) => NextRequest,
+    runs: RunSummary[],
+    raw: Record<string, unknown>,
+    countRows?: () => Promise<number>,
+  ): Promise<void> => {
+    log(`${scenario} / ${key}: warm-up ${settings.warmupSec} s`);
+    await load(server, next('warmup'), settings.warmupSec);
+    const rowsBefore = countRows ? await countRows() : 0;
+    const pgBefore = cluster ? clusterCpu(pgData) : undefined;
+    const serverBefore = cpuSeconds(server.pid) ?? 0;
+    const genBefore = process.cpuUsage();
+    const machineBefore = machineBusySeconds();
+    log(`${scenario} / ${key}: measuring ${settings.durationSec} s`);
+    const t0 = performance.now();
+    const result = await load(server, next('run'), settings.durationSec);
+    const wall = (performance.now() - t0) / 1000;
+    const gen = process.cpuUsage(genBefore);
+    const machineAfter = machineBusySeconds();
+    const cpuPct: RunSummary['cpuPct'] = {
+      server: (((cpuSeconds(server.pid) ?? serverBefore) - serverBefore) / wall) * 100,
+      ...(cluster && pgBefore ? { postgres: (clusterCpuDelta(pgBefore, clusterCpu(pgData)) / wall) * 100 } : {}),
+      loadGenerator: ((gen.user + gen.system) / 1e6 / wall) * 100,
+    };
+    if (machineBefore !== undefined && machineAfter !== undefined) {
+      cpuPct.machine = ((machineAfter - machineBefore) / wall) * 100;
+      if (cpuPct.postgres !== undefined)
+        cpuPct.otherProcesses = Math.max(0, cpuPct.machine - cpuPct.server - cpuPct.postgres - cpuPct.loadGenerator);
     }
+    const created = countRows ? (await countRows()) - rowsBefore : undefined;
+    runs.push(summarize(scenario, key, result, cpuPct, created));
+    raw[`${scenario}/${key}`] = {
+      requests: result.requests,
+      latency: result.latency,
+      throughput: result.throughput,
+      statusCodeStats: result.statusCodeStats,
+    };
+  };
+
+  /** Prints the tables (loudly warning about failed requests) and writes the JSON file. */
+  const report = (name: string, title: string, runs: RunSummary[], raw: Record<string, unknown>, extra: Record<string, unknown>) => {
+    const info = machine();
+    const table = markdown(runs, info, settings, layout, title);
+    const issues = problems(runs);
+    process.stdout.write(`\n${table}\n`);
+    if (issues.length > 0) {
+      const bar = '!'.repeat(78);
+      process.stdout.write(`\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${issues.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`);
+      process.exitCode = 1;
+    }
+    const busy = noise(runs);
+    if (busy.length > 0) {
+      process.stdout.write(
+        `\nWARNING: the machine was not quiet, these numbers understate both servers:\n${busy.map((b) => `  - ${b}`).join('\n')}\n`,
+      );
+    }
+    const file = writeResults(name, {
+      benchmark: title,
+      date: new Date().toISOString(),
+      machine: info,
+      settings: {
+        ...settings,
+        ...extra,
+        layout,
+        database: cluster ? 'throwaway cluster (fsync=off, synchronous_commit=off)' : 'BENCH_DATABASE_URL',
+      },
+      runs,
+      problems: issues,
+      noise: busy,
+      autocannon: raw,
+    });
+    process.stdout.write(`\nResults: ${file}\n`);
+  };
+
+  if (scenarios.has('auth')) {
+    log(`pre-creating ${settings.existingDevices} devices in each database`);
+    await precreateDevices(urls.tavern, settings.existingDevices);
+    await precreateDevices(urls.baseline, settings.existingDevices);
+    const runs: RunSummary[] = [];
+    const raw: Record<string, unknown> = {};
+    for (const scenario of ['new', 'existing'] as const) {
+      for (const { key, server } of targets) {
+        let n = 0;
+        const next =
+          scenario === 'new'
+            ? (phase: string) => () => authRequest(`bench-new-${runId}-${key}-${phase}-${n++}`)
+            : (_phase: string) => () => authRequest(existingId(n++));
+        await probe(server, scenario === 'new' ? `bench-probe-${runId}-${key}` : existingId(0), scenario === 'new');
+        await measure(scenario, key, server, next, runs, raw, () => countUsers(urls[key]));
+      }
+    }
+    report('auth', 'Device authentication', runs, raw, {});
   }
 
-  const info = machine();
-  const table = markdown(runs, info, settings, layout);
-  const issues = problems(runs);
-  process.stdout.write(`\n${table}\n`);
-  if (issues.length > 0) {
-    const bar = '!'.repeat(78);
-    process.stdout.write(`\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${issues.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`);
-    process.exitCode = 1;
+  if (scenarios.has('storage')) {
+    log(`creating ${settings.storageUsers} storage users with ${settings.storageKeys} objects each on each server`);
+    const users = { tavern: await storageUsers(tavern), baseline: await storageUsers(baseline) };
+    await seedStorage(urls.tavern);
+    await seedStorage(urls.baseline);
+    const expected = settings.storageUsers * settings.storageKeys;
+    const runs: RunSummary[] = [];
+    const raw: Record<string, unknown> = {};
+    for (const scenario of ['write', 'read'] as const) {
+      for (const { key, server } of targets) {
+        let n = 0;
+        const next = (_phase: string) => () => storageRequest(scenario, users[key], n++);
+        await probeStorage(server, scenario, users[key]);
+        await measure(scenario, key, server, next, runs, raw);
+        const rows = await countStorage(urls[key]);
+        if (rows !== expected) {
+          process.stdout.write(`\n!!! WARNING: ${key} has ${rows} bench storage objects after ${scenario}, expected ${expected}\n`);
+          process.exitCode = 1;
+        }
+      }
+    }
+    report('storage', `Storage (${settings.storageUsers} users, ${settings.storageKeys} keys each)`, runs, raw, {
+      storageUsers: settings.storageUsers,
+      storageKeys: settings.storageKeys,
+      tokenExpirySec: 86400,
+    });
   }
-  const busy = noise(runs);
-  if (busy.length > 0) {
-    process.stdout.write(
-      `\nWARNING: the machine was not quiet, these numbers understate both servers:\n${busy.map((b) => `  - ${b}`).join('\n')}\n`,
-    );
-  }
-  const file = writeResults('auth', {
-    benchmark: 'device authentication',
-    date: new Date().toISOString(),
-    machine: info,
-    settings: { ...settings, layout, database: cluster ? 'throwaway cluster (fsync=off, synchronous_commit=off)' : 'BENCH_DATABASE_URL' },
-    runs,
-    problems: issues,
-    noise: busy,
-    autocannon: raw,
-  });
-  process.stdout.write(`\nResults: ${file}\nTotal time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`\nTotal time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 
 try {

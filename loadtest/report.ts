@@ -68,11 +68,10 @@ export function markdown(
   machine: { cpu: string; cores: number; node: string; os: string },
   settings: Record<string, unknown>,
   layout: string,
+  title = 'Device authentication',
 ): string {
   const out: string[] = [];
-  out.push(
-    `Device authentication, ${settings.connections} connections, ${settings.durationSec} s per run (after ${settings.warmupSec} s warm-up)`,
-  );
+  out.push(`${title}, ${settings.connections} connections, ${settings.durationSec} s per run (after ${settings.warmupSec} s warm-up)`);
   out.push('');
   out.push('| scenario | Tavern req/s | baseline req/s | ratio (Tavern/baseline) | Tavern p50/p99 latency | baseline p50/p99 latency |');
   out.push('|---|---:|---:|---:|---:|---:|');
