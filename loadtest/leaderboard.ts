@@ -12,6 +12,7 @@
  * - HTTP: GET /v2/leaderboard/{id}/owner/{owner}?limit=10 against a Tavern process on the same
  *   database (its cache built at its boot), with a session token.
  */
+import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pino } from 'pino';
@@ -211,6 +212,7 @@ export async function leaderboardBench(o: LeaderboardBenchOptions): Promise<{ ta
       row('baseline: same query, SQL COUNT(*) rank', baseline),
       ...(httpLatency ? [row('Tavern over HTTP (GET …/owner/{id}, session token)', httpLatency)] : []),
       '',
+      `Machine load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; tail latencies grow with it.`,
       `p99 ratio (baseline / rank cache): ${(baseline.p99 / cache.p99).toFixed(1)}×. Bulk insert ${insertSec.toFixed(1)} s; rank cache built from PostgreSQL in ${buildMs.toFixed(0)} ms, ~${heapMb.toFixed(0)} MB of heap.`,
     ].join('\n');
     const file = writeResults('leaderboard', {
@@ -222,6 +224,7 @@ export async function leaderboardBench(o: LeaderboardBenchOptions): Promise<{ ta
       cacheBuildMs: buildMs,
       cacheHeapMb: heapMb,
       latencyMs: { rankCache: cache, sqlCount: baseline, ...(httpLatency ? { http: httpLatency } : {}) },
+      loadAverage: os.loadavg(),
       problems,
     });
     return { table, file, problems };

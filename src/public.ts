@@ -18,6 +18,7 @@ export type {
   MatchDispatcher,
   MatchHandler,
   MatchMessage,
+  MaybePromise,
   MatchmakerMatchedFunction,
   MatchmakerResult,
   Presence,
@@ -33,6 +34,7 @@ export type {
   TournamentResetFunction,
 } from './hooks/types.js';
 export type { Nakama, RuntimeAccount, RuntimeUser, AuthResult, AccountUpdateFields } from './hooks/nk.js';
+export type { RuntimeMatch } from './hooks/nk-matches.js';
 export type { NakamaOperation, RealtimeMessage } from './hooks/operations.js';
 export { helpers } from './hooks/nk-helpers.js';
 export { AppError, Code } from './errors.js';

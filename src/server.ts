@@ -35,7 +35,8 @@ import { warmRankCache } from './services/leaderboard-records.js';
 import { LeaderboardScheduler } from './services/leaderboard-scheduler.js';
 import type { LeaderboardPorts } from './services/leaderboards.js';
 import { systemClock, type Clock } from './services/ports.js';
-import { LocalRankCache, NoRankCache } from './services/rank-cache.js';
+import { LocalRankCache } from './services/rank-cache.js';
+import { RedisRankCache } from './services/redis-rank-cache.js';
 
 /** Tavern's version, reported to modules as `ctx.version`. */
 export const VERSION = '0.1.0';
@@ -98,8 +99,11 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const sessions = new SessionService(signer, revocations, config.refreshTokenExpirySec);
   const hasher = new Argon2Hasher(() => metrics.passwordHashes.inc());
   const limiter = new LoginLimiter(config);
-  // TODO(M1.6): RedisRankCache when several processes share a database; until then they count ranks in SQL.
-  const ranks = config.redisUrl ? new NoRankCache() : new LocalRankCache();
+  // Several processes share one rank cache in Redis; a single process keeps its own.
+  const redisRanks = config.redisUrl
+    ? new RedisRankCache(config.redisUrl, { onError: (err) => log.warn({ err }, 'rank cache: Redis connection error') })
+    : undefined;
+  const ranks = redisRanks ?? new LocalRankCache();
   const leaderboards: LeaderboardPorts = { clock: options.clock ?? systemClock, ranks };
   const matches = new ColyseusMatchPort();
   const nk = createNk({ em, hasher, sessions, leaderboards, publisher: presence, messageLimitBytes: config.socketMessageLimitBytes, matches, maxFriends: config.maxFriends });
@@ -135,6 +139,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     await runtime.load(operations);
   } catch (err) {
     revocations.stop();
+    await redisRanks?.close();
     await orm.close(true);
     await embedded?.stop();
     throw err;
@@ -220,6 +225,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       await httpClosed;
       clearTimeout(grace);
       revocations.stop();
+      await redisRanks?.close();
       await orm.close(true);
       await embedded?.stop();
       log.info('stopped');

@@ -73,7 +73,8 @@ export class MatchMembers {
   add(p: Presence): void {
     this.bySession.set(p.sessionId, p);
     this.synced?.set(p.sessionId, new MatchPresenceState({ userId: p.userId, sessionId: p.sessionId, username: p.username }));
-    if (this.bySession.size > 1) this.send('match_presence_event', { match_id: this.matchId, joins: [wirePresence(p)] }, { except: p.sessionId });
+    if (this.bySession.size > 1)
+      this.send('match_presence_event', { match_id: this.matchId, joins: [wirePresence(p)] }, { except: p.sessionId });
   }
 
   /** Removes a presence and tells the others; undefined when it was not here. */

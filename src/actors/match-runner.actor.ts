@@ -5,6 +5,10 @@
  * world through `MatchRunnerPorts` (timers, delivery, kicks, listing label, state patches, end),
  * so unit tests drive it with a fake clock.
  *
+ * Handler functions may be synchronous or return promises (Tavern's `nk` is asynchronous). They
+ * run one at a time, in order, through a mailbox, as Nakama runs a match on one goroutine; a tick
+ * that comes while the previous loop still runs is skipped (and logged).
+ *
  * The handler is the object the match started with: a dev reload of the modules never swaps it.
  * A handler that throws ends only its own match. When `matchInit` returns a @colyseus/schema
  * instance, that object is the room's synchronised state (the handler mutates it in place) and
@@ -18,8 +22,9 @@ import { buildContext, type RuntimeInfo } from '../hooks/context.js';
 import type { Nakama } from '../hooks/nk.js';
 import type { HookContext } from '../hooks/registry.js';
 import type { Context, MatchDispatcher, MatchHandler, MatchMessage, Presence } from '../hooks/types.js';
-import { MAX_LABEL_BYTES, MAX_TICK_RATE, MIN_TICK_RATE } from '../services/matches.js';
-import { MatchMembers, MatchState, wirePresence, type MatchMessage as JoinMessage, type MatchSend } from './match-members.js';
+import { MAX_TICK_RATE, MIN_TICK_RATE } from '../services/matches.js';
+import { checkLabel, createDispatcher, type Outgoing } from './match-dispatcher.js';
+import { MatchMembers, MatchState, type MatchMessage as JoinMessage, type MatchSend } from './match-members.js';
 
 /** Time and timers; the room passes Node's, tests a fake clock. Both timer kinds return a cancel function. */
 export interface MatchTimers {
@@ -63,7 +68,6 @@ export interface MatchRunnerOptions {
 type Status = 'new' | 'running' | 'terminating' | 'ended';
 /** What `call` returns when the handler threw (the match has ended). */
 const FAILED = Symbol('failed');
-type Outgoing = { message: unknown; to: readonly string[] | undefined };
 
 export class MatchRunner {
   readonly authoritative = true;
@@ -80,6 +84,9 @@ export class MatchRunner {
   private queue: MatchMessage[] = [];
   private dropped = 0;
   private deferred: Outgoing[] = [];
+  private looping = false;
+  private skippedTicks = 0;
+  private mailbox: Promise<unknown> = Promise.resolve();
   private cancelTick: (() => void) | undefined;
   private cancelGrace: (() => void) | undefined;
   readonly dispatcher: MatchDispatcher;
@@ -88,14 +95,23 @@ export class MatchRunner {
     private readonly opts: MatchRunnerOptions,
     private readonly ports: MatchRunnerPorts,
   ) {
-    this.dispatcher = this.createDispatcher();
+    this.dispatcher = createDispatcher({
+      matchId: opts.matchId,
+      isRunning: () => this.running,
+      isMember: (sid) => this.members.has(sid),
+      deliver: (o) => this.deliver(o),
+      defer: (o) => this.deferred.length < (opts.deferredQueueSize ?? 128) && this.deferred.push(o) > 0,
+      kick: (ids) => ports.kick(ids),
+      relabel: (label) => {
+        this.currentLabel = label;
+        ports.labelChanged(label);
+      },
+      viewOf: (sid) => this.views.get(sid),
+    });
   }
 
   get matchId(): string {
     return this.opts.matchId;
-  }
-  get handlerName(): string {
-    return this.opts.handlerName;
   }
   get label(): string {
     return this.currentLabel;
@@ -114,14 +130,14 @@ export class MatchRunner {
     return this.synced;
   }
   get size(): number {
-    return this.members.size;
+    return this.members?.size ?? 0;
   }
   get running(): boolean {
     return this.status === 'running' || this.status === 'terminating';
   }
 
   has(sessionId: string): boolean {
-    return this.members.has(sessionId);
+    return this.members?.has(sessionId) ?? false;
   }
 
   /** A member's view of a schema state (undefined when the state is private or the member unknown). */
@@ -130,23 +146,25 @@ export class MatchRunner {
   }
 
   /** Runs `matchInit` and starts ticking. Throws (and starts nothing) when the handler fails or answers badly. */
-  init(params: Record<string, unknown>): void {
+  async init(params: Record<string, unknown>): Promise<void> {
     if (this.status !== 'new') throw new Error('match already started');
-    let r: unknown;
+    let init: { state?: unknown; tickRate?: unknown; label?: unknown } | null | undefined;
     try {
-      r = this.opts.handler.matchInit(this.context(), this.opts.logger, this.opts.nk, params);
-      settle(r);
+      init = (await this.opts.handler.matchInit(this.context(), this.opts.logger, this.opts.nk, params)) as typeof init;
     } catch (err) {
       if (err instanceof AppError) throw err;
-      throw new AppError(Code.INTERNAL, `matchInit of "${this.opts.handlerName}" failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw new AppError(Code.INTERNAL, `matchInit of "${this.opts.handlerName}" failed: ${(err as Error)?.message ?? String(err)}`, {
+        cause: err,
+      });
     }
-    const init = r as { state?: unknown; tickRate?: unknown; label?: unknown } | null | undefined;
     if (typeof init !== 'object' || init === null || init.state === null || init.state === undefined) {
       throw invalid(`matchInit of "${this.opts.handlerName}" must return { state, tickRate, label } with a state.`);
     }
     const rate = init.tickRate;
     if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_TICK_RATE || rate > MAX_TICK_RATE) {
-      throw invalid(`matchInit of "${this.opts.handlerName}": tick rate must be an integer from ${MIN_TICK_RATE} to ${MAX_TICK_RATE}, got ${String(rate)}.`);
+      throw invalid(
+        `matchInit of "${this.opts.handlerName}": tick rate must be an integer from ${MIN_TICK_RATE} to ${MAX_TICK_RATE}, got ${String(rate)}.`,
+      );
     }
     this.currentLabel = checkLabel(init.label ?? '');
     this.tickRate = rate;
@@ -155,44 +173,60 @@ export class MatchRunner {
     if (this.synced) this.roomState = init.state as Schema;
     this.members = new MatchMembers(this.opts.matchId, this.ports.send, this.synced ? undefined : (this.roomState as MatchState).presences);
     this.status = 'running';
-    this.cancelTick = this.ports.timers.every(1000 / rate, () => this.loop());
+    this.cancelTick = this.ports.timers.every(1000 / rate, () => this.onTick());
   }
 
   /** Asks the handler whether `presence` may join. A handler that throws or ends the match refuses. */
-  joinAttempt(presence: Presence, metadata: Record<string, unknown>, call?: HookContext): { accept: boolean; reason?: string } {
-    if (!this.running) return { accept: false, reason: 'Match not found.' };
-    const r = this.call('matchJoinAttempt', call, (ctx) =>
-      this.opts.handler.matchJoinAttempt(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, presence, metadata),
-    );
-    if (!this.accept('matchJoinAttempt', r)) return { accept: false, reason: 'Match not found.' };
-    const { accept, rejectMessage } = r as { accept?: unknown; rejectMessage?: unknown };
-    if (accept === true) return { accept: true };
-    return { accept: false, reason: typeof rejectMessage === 'string' && rejectMessage !== '' ? rejectMessage : 'Match join rejected.' };
+  joinAttempt(presence: Presence, metadata: Record<string, unknown>, call?: HookContext): Promise<{ accept: boolean; reason?: string }> {
+    return this.enqueue(async () => {
+      if (!this.running) return { accept: false, reason: 'Match not found.' };
+      const r = await this.call('matchJoinAttempt', call, (ctx) =>
+        this.opts.handler.matchJoinAttempt(
+          ctx,
+          this.opts.logger,
+          this.opts.nk,
+          this.dispatcher,
+          this.tickNumber,
+          this.handlerState,
+          presence,
+          metadata,
+        ),
+      );
+      if (!this.accept('matchJoinAttempt', r)) return { accept: false, reason: 'Match not found.' };
+      this.ports.patch();
+      const { accept, rejectMessage } = r as { accept?: unknown; rejectMessage?: unknown };
+      if (accept === true) return { accept: true };
+      return { accept: false, reason: typeof rejectMessage === 'string' && rejectMessage !== '' ? rejectMessage : 'Match join rejected.' };
+    });
   }
 
   /** Adds an accepted member: `welcome` gets its `match` message, the others a presence event, then `matchJoin` runs. */
-  join(presence: Presence, welcome: (m: JoinMessage) => void): void {
-    if (!this.running) return;
-    this.members.add(presence);
-    if (this.synced) this.views.set(presence.sessionId, new StateView());
-    welcome(this.members.matchMessage(presence, true, this.currentLabel));
-    const r = this.call('matchJoin', undefined, (ctx) =>
-      this.opts.handler.matchJoin(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, [presence]),
-    );
-    if (this.accept('matchJoin', r)) this.ports.patch();
+  join(presence: Presence, welcome: (m: JoinMessage) => void): Promise<void> {
+    return this.enqueue(async () => {
+      if (!this.running) return;
+      this.members.add(presence);
+      if (this.synced) this.views.set(presence.sessionId, new StateView());
+      welcome(this.members.matchMessage(presence, true, this.currentLabel));
+      const r = await this.call('matchJoin', undefined, (ctx) =>
+        this.opts.handler.matchJoin(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, [presence]),
+      );
+      if (this.accept('matchJoin', r)) this.ports.patch();
+    });
   }
 
   /** Removes a member and runs `matchLeave`. */
-  leave(sessionId: string): void {
-    if (!this.running) return;
-    const presence = this.members.remove(sessionId);
-    if (!presence) return;
-    this.views.get(sessionId)?.dispose();
-    this.views.delete(sessionId);
-    const r = this.call('matchLeave', undefined, (ctx) =>
-      this.opts.handler.matchLeave(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, [presence]),
-    );
-    if (this.accept('matchLeave', r)) this.ports.patch();
+  leave(sessionId: string): Promise<void> {
+    return this.enqueue(async () => {
+      if (!this.running) return;
+      const presence = this.members.remove(sessionId);
+      if (!presence) return;
+      this.views.get(sessionId)?.dispose();
+      this.views.delete(sessionId);
+      const r = await this.call('matchLeave', undefined, (ctx) =>
+        this.opts.handler.matchLeave(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, [presence]),
+      );
+      if (this.accept('matchLeave', r)) this.ports.patch();
+    });
   }
 
   /** Queues a member's message for the next tick; past the queue size it is dropped (and counted for the log). */
@@ -209,47 +243,84 @@ export class MatchRunner {
   }
 
   /** Calls `matchSignal` and returns the data it answers. */
-  signal(data: string): string {
-    if (!this.running) throw notFound('Match not found.');
-    const r = this.call('matchSignal', undefined, (ctx) =>
-      this.opts.handler.matchSignal(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, data),
-    );
-    if (r === FAILED) throw new AppError(Code.INTERNAL, 'The match handler failed; the match has ended.');
-    if (!this.accept('matchSignal', r)) return '';
-    this.ports.patch();
-    const answer = (r as { data?: unknown }).data;
-    return typeof answer === 'string' ? answer : '';
+  signal(data: string): Promise<string> {
+    return this.enqueue(async () => {
+      if (!this.running) throw notFound('Match not found.');
+      const r = await this.call('matchSignal', undefined, (ctx) =>
+        this.opts.handler.matchSignal(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, data),
+      );
+      if (r === FAILED) throw new AppError(Code.INTERNAL, 'The match handler failed; the match has ended.');
+      if (!this.accept('matchSignal', r)) return '';
+      this.ports.patch();
+      const answer = (r as { data?: unknown }).data;
+      return typeof answer === 'string' ? answer : '';
+    });
   }
 
   /** Shutdown: `matchTerminate`, then the match ends when the grace period is over (at once if it returns null). */
-  terminate(graceSeconds: number): void {
-    if (this.status !== 'running') return;
-    this.status = 'terminating';
-    const r = this.call('matchTerminate', undefined, (ctx) =>
-      this.opts.handler.matchTerminate(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, graceSeconds),
-    );
-    if (!this.accept('matchTerminate', r)) return;
-    this.ports.patch();
-    if (graceSeconds <= 0) this.end('terminated');
-    else this.cancelGrace = this.ports.timers.after(graceSeconds * 1000, () => this.end('terminated'));
+  terminate(graceSeconds: number): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.status !== 'running') return;
+      this.status = 'terminating';
+      const r = await this.call('matchTerminate', undefined, (ctx) =>
+        this.opts.handler.matchTerminate(
+          ctx,
+          this.opts.logger,
+          this.opts.nk,
+          this.dispatcher,
+          this.tickNumber,
+          this.handlerState,
+          graceSeconds,
+        ),
+      );
+      if (!this.accept('matchTerminate', r)) return;
+      this.ports.patch();
+      if (graceSeconds <= 0) this.end('terminated');
+      else this.cancelGrace = this.ports.timers.after(graceSeconds * 1000, () => this.end('terminated'));
+    });
   }
 
   /** Stops the timers (the room is going away). */
   stop(): void {
-    if (this.status !== 'ended') this.status = 'ended';
+    this.status = 'ended';
     this.cleanup();
   }
 
+  /** Runs `op` after everything queued before it: handler functions never overlap. */
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.mailbox.then(op);
+    this.mailbox = run.catch(() => undefined);
+    return run;
+  }
+
+  private onTick(): void {
+    if (this.looping) {
+      this.skippedTicks++;
+      return;
+    }
+    this.looping = true;
+    this.enqueue(() => this.loop())
+      .catch((err: unknown) => {
+        // `loop` handles its own failures; this is a last resort so a tick never rejects unhandled.
+        this.opts.log.error({ err, matchId: this.opts.matchId }, 'match tick failed');
+        this.end('handler_error');
+      })
+      .finally(() => {
+        this.looping = false;
+      });
+  }
+
   /** One tick: the loop over the queued messages, then deferred broadcasts, then a state patch. */
-  private loop(): void {
+  private async loop(): Promise<void> {
     if (!this.running) return;
     const messages = this.queue;
     this.queue = [];
-    if (this.dropped > 0) {
-      this.opts.log.warn({ matchId: this.opts.matchId, dropped: this.dropped, size: this.opts.inputQueueSize ?? 128 }, 'match input queue full: messages dropped');
-      this.dropped = 0;
+    if (this.dropped > 0 || this.skippedTicks > 0) {
+      const { dropped, skippedTicks } = this;
+      this.opts.log.warn({ matchId: this.opts.matchId, dropped, skippedTicks }, 'match falling behind: messages dropped or ticks skipped');
+      this.dropped = this.skippedTicks = 0;
     }
-    const r = this.call('matchLoop', undefined, (ctx) =>
+    const r = await this.call('matchLoop', undefined, (ctx) =>
       this.opts.handler.matchLoop(ctx, this.opts.logger, this.opts.nk, this.dispatcher, this.tickNumber, this.handlerState, messages),
     );
     this.tickNumber++;
@@ -260,20 +331,20 @@ export class MatchRunner {
       for (const d of deferred) this.deliver(d);
       this.ports.patch();
     } catch (err) {
-      // A timer callback must never throw: it would take the whole process down.
       this.opts.log.error({ err, matchId: this.opts.matchId, handler: this.opts.handlerName }, 'match tick failed: ending the match');
       this.end('handler_error');
     }
   }
 
-  /** Runs a handler function; a throw (or a promise: handlers are synchronous) ends the match. */
-  private call(hook: string, call: HookContext | undefined, fn: (ctx: Context) => unknown): unknown {
+  /** Runs a handler function (sync or async); a throw or a rejection ends the match. */
+  private async call(hook: string, call: HookContext | undefined, fn: (ctx: Context) => unknown): Promise<unknown> {
     try {
-      const r = fn(this.context(call));
-      settle(r);
-      return r;
+      return await fn(this.context(call));
     } catch (err) {
-      this.opts.log.error({ err, matchId: this.opts.matchId, handler: this.opts.handlerName, hook }, 'match handler failed: ending its match');
+      this.opts.log.error(
+        { err, matchId: this.opts.matchId, handler: this.opts.handlerName, hook },
+        'match handler failed: ending its match',
+      );
       this.end('handler_error');
       return FAILED;
     }
@@ -284,13 +355,19 @@ export class MatchRunner {
     if (r === FAILED || this.status === 'ended') return false;
     const next = (r as { state?: unknown } | null | undefined)?.state;
     if (typeof r !== 'object' || r === null || next === null || next === undefined) {
-      this.opts.log.info({ matchId: this.opts.matchId, handler: this.opts.handlerName, hook }, 'match handler returned no state: ending its match');
+      this.opts.log.info(
+        { matchId: this.opts.matchId, handler: this.opts.handlerName, hook },
+        'match handler returned no state: ending its match',
+      );
       this.end(reason);
       return false;
     }
     if (this.synced && next !== this.roomState) {
       const err = new Error(`${hook} returned another schema object: a synchronised state must be changed in place`);
-      this.opts.log.error({ err, matchId: this.opts.matchId, handler: this.opts.handlerName, hook }, 'match handler failed: ending its match');
+      this.opts.log.error(
+        { err, matchId: this.opts.matchId, handler: this.opts.handlerName, hook },
+        'match handler failed: ending its match',
+      );
       this.end('handler_error');
       return false;
     }
@@ -329,69 +406,4 @@ export class MatchRunner {
     if (o.to === undefined) this.ports.send('match_data', o.message, {});
     else if (o.to.length > 0) this.ports.send('match_data', o.message, { to: o.to });
   }
-
-  private outgoing(opCode: number, data: unknown, presences: unknown, sender: unknown, reliable: unknown): Outgoing {
-    if (!Number.isSafeInteger(opCode)) throw invalid('opCode must be an integer.');
-    const from = sender as Presence | null | undefined;
-    const message = {
-      match_id: this.opts.matchId,
-      ...(from && typeof from.sessionId === 'string' ? { presence: wirePresence(from) } : {}),
-      op_code: opCode,
-      data: base64(data),
-      reliable: reliable !== false,
-    };
-    if (presences === null || presences === undefined) return { message, to: undefined };
-    if (!Array.isArray(presences)) throw invalid('presences must be an array of presences.');
-    const to = [...new Set((presences as Presence[]).map((p) => p?.sessionId))].filter((sid): sid is string => typeof sid === 'string' && this.members.has(sid));
-    return { message, to };
-  }
-
-  private createDispatcher(): MatchDispatcher {
-    return {
-      broadcastMessage: (opCode, data, presences, sender, reliable) => {
-        if (this.running) this.deliver(this.outgoing(opCode, data, presences, sender, reliable));
-      },
-      broadcastMessageDeferred: (opCode, data, presences, sender, reliable) => {
-        if (!this.running) return;
-        const o = this.outgoing(opCode, data, presences, sender, reliable);
-        if (this.deferred.length >= (this.opts.deferredQueueSize ?? 128)) throw new AppError(Code.RESOURCE_EXHAUSTED, 'Deferred message queue is full.');
-        this.deferred.push(o);
-      },
-      matchKick: (presences) => {
-        if (!this.running || !Array.isArray(presences)) return;
-        const ids = [...new Set(presences.map((p) => p?.sessionId))].filter((sid): sid is string => typeof sid === 'string' && this.members.has(sid));
-        if (ids.length > 0) this.ports.kick(ids);
-      },
-      matchLabelUpdate: (label) => {
-        if (!this.running) return;
-        this.currentLabel = checkLabel(label);
-        this.ports.labelChanged(this.currentLabel);
-      },
-      view: (presence) => this.views.get(presence?.sessionId),
-    };
-  }
-}
-
-/** A label must be a string of at most 2048 bytes. */
-function checkLabel(label: unknown): string {
-  if (typeof label !== 'string') throw invalid('Match label must be a string.');
-  if (Buffer.byteLength(label, 'utf8') > MAX_LABEL_BYTES) throw invalid(`Match label must be at most ${MAX_LABEL_BYTES} bytes.`);
-  return label;
-}
-
-/** Handlers are synchronous (as in Nakama's runtimes); a promise is a bug, reported instead of left to reject unhandled. */
-function settle(r: unknown): void {
-  if (typeof (r as { then?: unknown } | null)?.then === 'function') {
-    (r as Promise<unknown>).then(undefined, () => undefined);
-    throw new Error('match handler functions must be synchronous: this one returned a promise');
-  }
-}
-
-/** Message data as base64: strings are sent as their UTF-8 bytes, as Nakama does. */
-function base64(data: unknown): string {
-  if (data === null || data === undefined) return '';
-  if (typeof data === 'string') return Buffer.from(data, 'utf8').toString('base64');
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('base64');
-  throw invalid('Message data must be a string or bytes.');
 }

@@ -32,7 +32,9 @@ export function matchEndpoints(deps: MatchApiDeps): Endpoint[] {
       auth: 'session',
       request: z.object({
         // Not a number → NaN, refused by the filter check with Nakama's message.
-        limit: z.preprocess((v) => (v === undefined ? v : Number(Array.isArray(v) ? v[v.length - 1] : v)), z.number().or(z.nan())).optional(),
+        limit: z
+          .preprocess((v) => (v === undefined ? v : Number(Array.isArray(v) ? v[v.length - 1] : v)), z.number().or(z.nan()))
+          .optional(),
         authoritative: qBool.optional(),
         label: qString.optional(),
         min_size: qInt.optional(),

@@ -85,15 +85,21 @@ export interface MatchDispatcher {
   view(presence: Presence): StateView | undefined;
 }
 
-/** Nakama's authoritative match handler interface. `S` is the match state. */
+/** A value, or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Nakama's authoritative match handler interface. `S` is the match state. Unlike Nakama's runtimes,
+ * functions may return promises (`nk` is asynchronous here); a match runs them one at a time.
+ */
 export interface MatchHandler<S = unknown> {
-  matchInit(ctx: Context, logger: Logger, nk: Nakama, params: Record<string, unknown>): { state: S; tickRate: number; label: string };
-  matchJoinAttempt(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presence: Presence, metadata: Record<string, unknown>): { state: S; accept: boolean; rejectMessage?: string } | null;
-  matchJoin(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presences: Presence[]): { state: S } | null;
-  matchLeave(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presences: Presence[]): { state: S } | null;
-  matchLoop(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, messages: MatchMessage[]): { state: S } | null;
-  matchTerminate(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, graceSeconds: number): { state: S } | null;
-  matchSignal(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, data: string): { state: S; data?: string } | null;
+  matchInit(ctx: Context, logger: Logger, nk: Nakama, params: Record<string, unknown>): MaybePromise<{ state: S; tickRate: number; label: string }>;
+  matchJoinAttempt(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presence: Presence, metadata: Record<string, unknown>): MaybePromise<{ state: S; accept: boolean; rejectMessage?: string } | null>;
+  matchJoin(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presences: Presence[]): MaybePromise<{ state: S } | null>;
+  matchLeave(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presences: Presence[]): MaybePromise<{ state: S } | null>;
+  matchLoop(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, messages: MatchMessage[]): MaybePromise<{ state: S } | null>;
+  matchTerminate(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, graceSeconds: number): MaybePromise<{ state: S } | null>;
+  matchSignal(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, data: string): MaybePromise<{ state: S; data?: string } | null>;
 }
 
 /** A matched user as the matchmaker reports it. */

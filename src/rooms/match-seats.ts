@@ -14,9 +14,14 @@ export const MATCH_ROOM = 'match';
  * client consumes it with `client.consumeSeatReservation`. Authoritative matches still ask the
  * handler when the seat is consumed, with `metadata`.
  */
-export async function reserveMatchSeat(matchId: string, auth: ClientAuth, metadata: Record<string, string>): Promise<matchMaker.ISeatReservation> {
+export async function reserveMatchSeat(
+  matchId: string,
+  auth: ClientAuth,
+  metadata: Record<string, string>,
+): Promise<matchMaker.ISeatReservation> {
   const room = await matchMaker.getRoomById(matchId);
-  if (!room || room.name !== MATCH_ROOM || room.locked) throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.');
+  if (!room || room.name !== MATCH_ROOM || room.locked)
+    throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.');
   try {
     return await matchMaker.reserveSeatFor(room, { metadata }, auth);
   } catch (err) {

@@ -6,7 +6,7 @@
  * (asking the handler first), delivers what the actors send, keeps the listing metadata, and
  * hands the match's `matchTerminate` its grace period on shutdown.
  */
-import { CloseCode, ServerError, type Client } from '@colyseus/core';
+import { CloseCode, ServerError, type Client, type RoomException, type RoomMethodName } from '@colyseus/core';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MatchRunner, type MatchEndReason } from '../actors/match-runner.actor.js';
@@ -55,7 +55,13 @@ export interface MatchMetadata {
 export type SignalReply = { data: string } | { error: { code: number; message: string } };
 
 const opCode = z
-  .union([z.number(), z.string().regex(/^-?\d{1,16}$/, 'op_code must be an integer.').transform(Number)])
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^-?\d{1,16}$/, 'op_code must be an integer.')
+      .transform(Number),
+  ])
   .refine((n) => Number.isSafeInteger(n), 'op_code must be an integer.');
 
 /** `match_data_send`: `data` is base64 (as in Nakama's JSON); `presences` are session ids or presences. */
@@ -98,13 +104,13 @@ export class MatchRoom extends TavernRoom {
     return deps;
   }
 
-  override onCreate(options: Record<string, unknown> | undefined): void {
+  override async onCreate(options: Record<string, unknown> | undefined): Promise<void> {
     // Private: `join`/`joinOrCreate` never pick a match at random; `joinById` and listings still see it.
     void this.setPrivate(true);
     const spec = options?.[AUTHORITATIVE_MATCH] as AuthoritativeSpec | undefined;
-    if (spec) this.startAuthoritative(spec);
+    if (spec) await this.startAuthoritative(spec);
     else {
-      const relayed = new RelayedMatch(this.roomId, { send: this.send$ });
+      const relayed = new RelayedMatch(this.roomId, { send: this.sendTo });
       this.actor = relayed;
       this.state = relayed.state;
     }
@@ -113,10 +119,10 @@ export class MatchRoom extends TavernRoom {
     this.handle('match_leave', MatchLeave, (client) => client.leave(CloseCode.CONSENTED));
   }
 
-  private startAuthoritative(spec: AuthoritativeSpec): void {
+  private async startAuthoritative(spec: AuthoritativeSpec): Promise<void> {
     const deps = this.matchDeps;
     const registered = deps.handler(spec.handler);
-    if (!registered) throw new AppError(Code.NOT_FOUND, `Match handler "${spec.handler}" not found.`);
+    if (!registered) throw new ServerError(Code.NOT_FOUND, `Match handler "${spec.handler}" not found.`);
     const runner = new MatchRunner(
       {
         matchId: this.roomId,
@@ -130,7 +136,7 @@ export class MatchRoom extends TavernRoom {
       },
       {
         timers: nodeTimers,
-        send: this.send$,
+        send: this.sendTo,
         kick: (ids) => {
           for (const id of ids) this.members.get(id)?.leave(CloseCode.CONSENTED, 'Kicked from the match.');
         },
@@ -139,7 +145,15 @@ export class MatchRoom extends TavernRoom {
         ended: (reason) => this.end(reason),
       },
     );
-    runner.init(spec.params ?? {});
+    try {
+      await runner.init(spec.params ?? {});
+    } catch (err) {
+      // Logged here once, then handed to `nk.matchCreate` as a ServerError (which Colyseus does not print again).
+      const e = err instanceof AppError ? err : new AppError(Code.INTERNAL, 'Match could not be started.', { cause: err });
+      if (e.expected) this.log.warn({ handler: spec.handler, reason: e.message }, 'match not started');
+      else this.log.error({ err: e.cause ?? e, handler: spec.handler }, 'match not started');
+      throw new ServerError(e.code, e.message);
+    }
     this.actor = runner;
     this.autoDispose = false;
     this.state = runner.state;
@@ -147,7 +161,7 @@ export class MatchRoom extends TavernRoom {
   }
 
   /** Delivers to members by session id, or to all of them but `except`. */
-  private readonly send$: MatchSend = (type, message, { to, except }) => {
+  private readonly sendTo: MatchSend = (type, message, { to, except }) => {
     if (to) for (const id of to) this.members.get(id)?.send(type, message);
     else for (const [id, client] of this.members) if (id !== except) client.send(type, message);
   };
@@ -159,7 +173,9 @@ export class MatchRoom extends TavernRoom {
   }
 
   private end(reason: MatchEndReason): void {
-    const code = reason === 'handler_error' ? CloseCode.WITH_ERROR : reason === 'terminated' ? CloseCode.SERVER_SHUTDOWN : CloseCode.CONSENTED;
+    if (reason === 'handler_error') this.deps.metrics.roomErrors.inc({ room: this.roomName, method: 'match_handler' });
+    const code =
+      reason === 'handler_error' ? CloseCode.WITH_ERROR : reason === 'terminated' ? CloseCode.SERVER_SHUTDOWN : CloseCode.CONSENTED;
     try {
       this.disconnect(code).catch((err: unknown) => this.log.error({ err }, 'closing an ended match failed'));
     } catch (err) {
@@ -167,24 +183,33 @@ export class MatchRoom extends TavernRoom {
     }
   }
 
-  override onJoin(client: Client, options: unknown): void {
+  override async onJoin(client: Client, options: unknown): Promise<void> {
     const actor = this.actor;
     if (!actor) throw new ServerError(RealtimeCode.MATCH_NOT_FOUND, 'Match not found.');
     const auth = client.auth as ClientAuth;
     const sessionId = client.sessionId;
-    if (this.members.has(sessionId)) throw new ServerError(RealtimeCode.MATCH_JOIN_REJECTED, 'This session is already in the match.');
+    const already = () => new ServerError(RealtimeCode.MATCH_JOIN_REJECTED, 'This session is already in the match.');
+    if (this.members.has(sessionId)) throw already();
     const presence: Presence = { userId: auth.userId, sessionId, username: auth.username, node: this.matchDeps.info.node };
     if (actor instanceof MatchRunner) {
       const parsed = JoinMetadata.safeParse((options as { metadata?: unknown } | undefined)?.metadata ?? {});
-      const attempt = actor.joinAttempt(presence, parsed.success ? parsed.data : {}, this.hookContext(client, 'match_join'));
-      if (!attempt.accept) throw new ServerError(RealtimeCode.MATCH_JOIN_REJECTED, attempt.reason ?? 'Match join rejected.');
+      const attempt = await actor.joinAttempt(presence, parsed.success ? parsed.data : {}, this.hookContext(client, 'match_join'));
+      if (!attempt.accept) {
+        const code = actor.running ? RealtimeCode.MATCH_JOIN_REJECTED : RealtimeCode.MATCH_NOT_FOUND;
+        throw new ServerError(code, attempt.reason ?? 'Match join rejected.');
+      }
+      if (this.members.has(sessionId)) throw already();
     }
+    // A member from here on: if the client drops before `onJoin` ends, Colyseus calls `onLeave` for it.
     this.members.set(sessionId, client);
-    actor.join(presence, (m) => client.send('match', m));
     if (actor instanceof MatchRunner) {
+      await actor.join(presence, (m) => client.send('match', m));
       const view = actor.viewOf(sessionId);
       if (view) client.view = view;
-    } else this.broadcastPatch();
+    } else {
+      actor.join(presence, (m) => client.send('match', m));
+      this.broadcastPatch();
+    }
     this.publish({ size: actor.size });
     this.log.debug({ userId: auth.userId, sessionId }, 'match joined');
   }
@@ -196,18 +221,24 @@ export class MatchRoom extends TavernRoom {
   }
 
   /** Leaving for good (a drop that was not followed by a reconnection in time, a kick, a consented leave). */
-  override onLeave(client: Client): void {
+  override async onLeave(client: Client): Promise<void> {
     if (this.members.get(client.sessionId) !== client) return;
     this.members.delete(client.sessionId);
     const actor = this.actor;
     if (!actor) return;
-    actor.leave(client.sessionId);
-    if (actor instanceof RelayedMatch) this.broadcastPatch();
-    if (this.members.size > 0 || actor instanceof MatchRunner) this.publish({ size: actor.size });
+    if (actor instanceof MatchRunner) {
+      await actor.leave(client.sessionId);
+      if (actor.running) this.publish({ size: actor.size });
+    } else {
+      actor.leave(client.sessionId);
+      this.broadcastPatch();
+      if (this.members.size > 0) this.publish({ size: actor.size });
+    }
   }
 
   private data(client: Client, m: z.output<typeof MatchDataSend>): void {
-    if (m.match_id !== undefined && m.match_id !== this.roomId) throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.');
+    if (m.match_id !== undefined && m.match_id !== this.roomId)
+      throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.');
     const actor = this.actor;
     if (!actor || !this.members.has(client.sessionId)) return;
     if (actor instanceof MatchRunner) actor.receive(client.sessionId, m.op_code, m.data, m.reliable ?? true);
@@ -218,10 +249,10 @@ export class MatchRoom extends TavernRoom {
    * `nk.matchSignal`, reached through `matchMaker.remoteRoomCall` (in this process, or another
    * one over Presence IPC), so the reply is plain JSON.
    */
-  matchSignal(data: string): SignalReply {
+  async matchSignal(data: string): Promise<SignalReply> {
     try {
       if (!(this.actor instanceof MatchRunner)) throw notFound('Match not found.');
-      return { data: this.actor.signal(String(data)) };
+      return { data: await this.actor.signal(String(data)) };
     } catch (err) {
       if (err instanceof AppError) return { error: { code: err.code, message: err.message } };
       this.log.error({ err }, 'match signal failed');
@@ -231,8 +262,20 @@ export class MatchRoom extends TavernRoom {
 
   /** Shutdown: an authoritative match gets `matchTerminate` and its grace period; a relayed one closes now. */
   override onBeforeShutdown(): void {
-    if (this.actor instanceof MatchRunner && this.actor.running) this.actor.terminate(this.matchDeps.shutdownGraceSec);
-    else super.onBeforeShutdown();
+    if (this.actor instanceof MatchRunner && this.actor.running) {
+      // The runner handles its handler's failures; the match ends (and the room closes) when the grace period is over.
+      this.actor.terminate(this.matchDeps.shutdownGraceSec).catch((err: unknown) => this.log.error({ err }, 'match terminate failed'));
+    } else super.onBeforeShutdown();
+  }
+
+  /** Refused joins and creations are ServerErrors this room raised on purpose: already answered, not failures. */
+  override onUncaughtException(error: RoomException, methodName: RoomMethodName): void {
+    const cause = (error as { cause?: unknown }).cause ?? error;
+    if ((methodName === 'onJoin' || methodName === 'onCreate') && cause instanceof ServerError) {
+      this.log.debug({ method: methodName, code: cause.code, reason: cause.message }, 'match join or creation refused');
+      return;
+    }
+    super.onUncaughtException(error, methodName);
   }
 
   override onDispose(): void {

@@ -14,13 +14,13 @@
  * first, and the owner id breaks what is left. PostgreSQL computes the same key in a generated
  * column (migration Migration20261122020000Leaderboards), `rankKey()` below in TypeScript.
  *
- * TODO(M1.6, REDIS_URL): `RedisRankCache`, for several processes. One sorted set per period,
- * `tavern:lb:{<leaderboard id>}:<expiry>`, every member with score 0 and the rank key as member, so
- * Redis orders members lexicographically by key (ZRANK for a rank, ZRANGE by index around it,
- * ZCARD for rank_count); a hash `tavern:lbo:{<leaderboard id>}:<expiry>` of owner id → current key;
- * upsert and remove as Lua scripts (HGET old key, ZREM it, ZADD the new one, HSET) so they are
- * atomic; the braces keep a board's keys on one cluster slot. Loading becomes "load once per
- * cluster" (SET NX a loading marker), and expiry uses Redis key TTLs.
+ * Several processes (REDIS_URL): `RedisRankCache` (src/services/redis-rank-cache.ts). One sorted
+ * set per period, `tavern:lb:{<leaderboard id>}:<expiry>`, every member with score 0 and the rank
+ * key as member, so Redis orders members lexicographically by key (ZRANK for a rank, ZRANGE by
+ * index around it, ZCARD for rank_count); a hash `tavern:lbo:{<leaderboard id>}:<expiry>` of owner
+ * → current key and version; upsert and remove as Lua scripts so they are atomic; the braces keep a
+ * board's keys on one cluster slot. Loading is "load once per cluster" (SET NX a loading marker),
+ * and ended periods are dropped by the scheduler, with key TTLs as a backstop.
  */
 import { CountedBTree } from './order-statistic.js';
 
@@ -185,8 +185,8 @@ export class LocalRankCache implements RankCache {
 }
 
 /**
- * No cache: every rank is counted in SQL. For several processes until `RedisRankCache` exists
- * (a local cache per process would miss the other processes' writes). Correct, and O(n) per rank.
+ * No cache: every rank is counted in SQL (tests compare against it). Correct, and O(n) per rank.
+ * Several processes use `RedisRankCache`: a local cache per process would miss the others' writes.
  */
 export class NoRankCache implements RankCache {
   async ensure(): Promise<void> {}

@@ -2,7 +2,8 @@
  * The authoritative match runner with a fake clock and in-memory ports (no sockets): init checks,
  * ticks at the handler's rate over the queued messages, the bounded input queue, joins and
  * leaves, broadcasts (immediate and deferred), kicks, labels, signals, termination with a grace
- * period, schema state and views, and a failing handler ending only its own match.
+ * period, schema state and views, async handlers run one at a time, and a failing handler ending
+ * only its own match.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -59,7 +60,7 @@ function handler(over: Partial<MatchHandler<any>> = {}) {
 }
 
 /** A runner on fake timers with recording ports. */
-function runner(
+async function runner(
   h: MatchHandler<any>,
   opts: { timers?: FakeTimers; inputQueueSize?: number; params?: Record<string, unknown>; init?: boolean } = {},
 ) {
@@ -99,27 +100,29 @@ function runner(
       ended: (reason) => ended.push(reason),
     },
   );
-  if (opts.init !== false) r.init(opts.params ?? {});
+  if (opts.init !== false) await r.init(opts.params ?? {});
   return { r, timers, logs, sent, kicks, labels, ended, patches: () => patches };
 }
 
-const join = (r: MatchRunner, p: Presence) => {
+const join = async (r: MatchRunner, p: Presence) => {
   let welcome: unknown;
-  r.join(p, (m) => (welcome = m));
+  await r.join(p, (m) => (welcome = m));
   return welcome as any;
 };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+const isAppError = (code: number, message?: RegExp) => (err: unknown) =>
+  err instanceof AppError && err.code === code && (!message || message.test(err.message));
 
 describe('matchInit', () => {
-  test('starts ticking at the tick rate with the label, params and a match context', () => {
+  test('starts ticking at the tick rate with the label, params and a match context', async () => {
     const { h, calls, loops } = handler();
-    const { r, timers } = runner(h, { params: { a: 1 } });
+    const { r, timers } = await runner(h, { params: { a: 1 } });
     assert.deepEqual(calls[0]!.arg, { a: 1 });
     assert.equal(calls[0]!.ctx.executionMode, 'match');
     assert.equal(calls[0]!.ctx.matchId, 'm1');
     assert.equal(r.rate, 10);
     assert.equal(r.label, '{"mode":"duel"}');
-    timers.advance(1000);
+    await timers.advance(1000);
     assert.deepEqual(
       loops().map((c) => c.tick),
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -131,7 +134,7 @@ describe('matchInit', () => {
     assert.ok(Object.isFrozen(ctx));
   });
 
-  test('refuses bad tick rates, long labels, no state, throws and promises, and starts nothing', () => {
+  test('refuses bad tick rates, long labels, no state and throws, and starts nothing', async () => {
     const cases: [Partial<MatchHandler<any>>, RegExp, number][] = [
       [{ matchInit: () => ({ state: {}, tickRate: 0, label: '' }) }, /tick rate/, Code.INVALID_ARGUMENT],
       [{ matchInit: () => ({ state: {}, tickRate: 61, label: '' }) }, /tick rate/, Code.INVALID_ARGUMENT],
@@ -147,32 +150,28 @@ describe('matchInit', () => {
         /matchInit of "duel" failed: no map/,
         Code.INTERNAL,
       ],
-      [{ matchInit: (() => Promise.resolve({ state: {}, tickRate: 1, label: '' })) as never }, /synchronous/, Code.INTERNAL],
+      [{ matchInit: () => Promise.reject(new Error('no db')) }, /failed: no db/, Code.INTERNAL],
     ];
     for (const [over, message, code] of cases) {
-      const { h } = handler(over);
       const timers = new FakeTimers();
-      assert.throws(
-        () => runner(h, { timers }),
-        (err: unknown) => err instanceof AppError && err.code === code && message.test(err.message),
-      );
+      await assert.rejects(runner(handler(over).h, { timers }), isAppError(code, message));
       assert.equal(timers.pending, 0);
     }
-    // A label of exactly 2048 bytes is fine.
-    const { h } = handler({ matchInit: () => ({ state: {}, tickRate: 60, label: 'x'.repeat(2048) }) });
-    assert.equal(runner(h).r.rate, 60);
+    // A label of exactly 2048 bytes is fine, and matchInit may be async.
+    const { h } = handler({ matchInit: async () => ({ state: {}, tickRate: 60, label: 'x'.repeat(2048) }) });
+    assert.equal((await runner(h)).r.rate, 60);
   });
 });
 
 describe('messages and ticks', () => {
-  test('the loop gets the messages received since the last tick, decoded, with their sender and time', () => {
+  test('the loop gets the messages received since the last tick, decoded, with their sender and time', async () => {
     const { h, loops } = handler();
-    const { r, timers } = runner(h);
-    join(r, alice);
-    timers.advance(50);
+    const { r, timers } = await runner(h);
+    await join(r, alice);
+    await timers.advance(50);
     r.receive('s-alice', 7, b64('hello'), false);
     r.receive('nobody', 7, b64('ignored'), true);
-    timers.advance(50);
+    await timers.advance(50);
     const messages = loops().at(-1)!.arg as MatchMessage[];
     assert.equal(messages.length, 1);
     assert.equal(messages[0]!.opCode, 7);
@@ -180,36 +179,35 @@ describe('messages and ticks', () => {
     assert.equal(messages[0]!.reliable, false);
     assert.equal(messages[0]!.sender.sessionId, 's-alice');
     assert.equal(messages[0]!.receiveTimeMs, timers.now() - 50);
-    timers.advance(100);
+    await timers.advance(100);
     assert.deepEqual(loops().at(-1)!.arg, [], 'each message is delivered once');
   });
 
-  test('the input queue is bounded: overflow is dropped and logged once per tick', () => {
+  test('the input queue is bounded: overflow is dropped and logged once per tick', async () => {
     const { h, loops } = handler();
-    const { r, timers, logs } = runner(h, { inputQueueSize: 3 });
-    join(r, alice);
+    const { r, timers, logs } = await runner(h, { inputQueueSize: 3 });
+    await join(r, alice);
     for (let i = 0; i < 5; i++) r.receive('s-alice', i, '', true);
-    timers.advance(100);
+    await timers.advance(100);
     assert.deepEqual(
       (loops().at(-1)!.arg as MatchMessage[]).map((m) => m.opCode),
       [0, 1, 2],
     );
-    const warn = logs.find((l) => l.msg === 'match input queue full: messages dropped');
+    const warn = logs.find((l) => l.msg === 'match falling behind: messages dropped or ticks skipped');
     assert.equal(warn?.dropped, 2);
     assert.equal(warn?.level, 40);
   });
 
-  test('a loop returning null ends the match and stops the clock', () => {
-    const { h, loops } = handler({ matchLoop: (_c, _l, _n, _d, tick, state) => (tick === 2 ? null : { state }) });
-    const { r, timers, ended } = runner(h);
-    timers.advance(1000);
+  test('a loop returning null ends the match and stops the clock', async () => {
+    const { h } = handler({ matchLoop: (_c, _l, _n, _d, tick, state) => (tick === 2 ? null : { state }) });
+    const { r, timers, ended } = await runner(h);
+    await timers.advance(1000);
     assert.deepEqual(ended, ['loop_ended']);
     assert.equal(r.running, false);
     assert.equal(timers.pending, 0);
-    void loops;
   });
 
-  test('a handler that throws is logged and ends only its own match', () => {
+  test('a handler that throws is logged and ends only its own match', async () => {
     const timers = new FakeTimers();
     const bad = handler({
       matchLoop: (_c, _l, _n, _d, tick, state) => {
@@ -218,9 +216,9 @@ describe('messages and ticks', () => {
       },
     });
     const good = handler();
-    const a = runner(bad.h, { timers });
-    const b = runner(good.h, { timers });
-    timers.advance(1000);
+    const a = await runner(bad.h, { timers });
+    const b = await runner(good.h, { timers });
+    await timers.advance(1000);
     assert.deepEqual(a.ended, ['handler_error']);
     const err = a.logs.find((l) => l.msg === 'match handler failed: ending its match');
     assert.equal(err?.hook, 'matchLoop');
@@ -231,37 +229,69 @@ describe('messages and ticks', () => {
     assert.equal(b.r.running, true);
   });
 
-  test('a handler returning a promise is a failure, not an unhandled rejection', () => {
-    const { h } = handler({ matchLoop: (() => Promise.reject(new Error('async'))) as never });
-    const { timers, ended, logs } = runner(h);
-    timers.advance(100);
+  test('async handlers are awaited, never overlap, and a slow loop skips ticks (logged); a rejection ends the match', async () => {
+    let active = 0;
+    let overlapped = false;
+    let release: (() => void) | undefined;
+    const ticks: number[] = [];
+    const { h } = handler({
+      matchLoop: async (_c, _l, _n, _d, tick, state) => {
+        ticks.push(tick);
+        active++;
+        overlapped ||= active > 1;
+        if (tick === 1) await new Promise<void>((resolve) => (release = resolve));
+        active--;
+        if (tick === 4) throw new Error('async kaboom');
+        return { state };
+      },
+      matchSignal: async (_c, _l, _n, _d, _t, state, data) => {
+        active++;
+        overlapped ||= active > 1;
+        active--;
+        return { state, data };
+      },
+    });
+    const { r, timers, ended, logs } = await runner(h);
+    await timers.advance(200); // ticks 0 and 1; 1 waits
+    const answer = r.signal('queued behind the loop');
+    await timers.advance(300); // three ticks skipped while tick 1 waits
+    assert.deepEqual(ticks, [0, 1]);
+    release!();
+    assert.equal(await answer, 'queued behind the loop');
+    await timers.advance(100);
+    assert.deepEqual(ticks, [0, 1, 2]);
+    assert.equal(logs.find((l) => l.msg === 'match falling behind: messages dropped or ticks skipped')?.skippedTicks, 3);
+    await timers.advance(500);
+    assert.equal(overlapped, false);
     assert.deepEqual(ended, ['handler_error']);
-    assert.match(String((logs.find((l) => l.hook === 'matchLoop')?.err as { message?: string })?.message), /synchronous/);
+    assert.match(String((logs.find((l) => l.hook === 'matchLoop')?.err as { message?: string })?.message), /async kaboom/);
   });
 });
 
 describe('joins and leaves', () => {
-  test('join attempts: accept, or reject with the reason; the handler sees the joiner context', () => {
+  test('join attempts: accept, or reject with the reason; the handler sees the joiner context', async () => {
     const { h, calls } = handler();
-    const { r } = runner(h);
-    assert.deepEqual(r.joinAttempt(alice, {}, { operation: 'match_join', userId: 'u-alice', sessionId: 's-alice' }), { accept: true });
-    assert.deepEqual(r.joinAttempt(bob, { reject: true }), { accept: false, reason: 'full' });
+    const { r } = await runner(h);
+    assert.deepEqual(await r.joinAttempt(alice, {}, { operation: 'match_join', userId: 'u-alice', sessionId: 's-alice' }), {
+      accept: true,
+    });
+    assert.deepEqual(await r.joinAttempt(bob, { reject: true }), { accept: false, reason: 'full' });
     const attempt = calls.find((c) => c.hook === 'joinAttempt')!;
     assert.equal(attempt.ctx.userId, 'u-alice');
     assert.equal(attempt.ctx.matchLabel, '{"mode":"duel"}');
   });
 
-  test('a join attempt returning null refuses and ends the match', () => {
+  test('a join attempt returning null refuses and ends the match', async () => {
     const { h } = handler({ matchJoinAttempt: () => null });
-    const { r, ended } = runner(h);
-    assert.equal(r.joinAttempt(alice, {}).accept, false);
+    const { r, ended } = await runner(h);
+    assert.equal((await r.joinAttempt(alice, {})).accept, false);
     assert.deepEqual(ended, ['handler_ended']);
   });
 
-  test('joiners get the match message, members a presence event; leaves likewise; presences are synchronised', () => {
+  test('joiners get the match message, members a presence event; leaves likewise; presences are synchronised', async () => {
     const { h, calls } = handler();
-    const { r, sent } = runner(h);
-    const welcomeA = join(r, alice);
+    const { r, sent } = await runner(h);
+    const welcomeA = await join(r, alice);
     assert.deepEqual(welcomeA, {
       match_id: 'm1',
       authoritative: true,
@@ -271,7 +301,7 @@ describe('joins and leaves', () => {
       self: { user_id: 'u-alice', session_id: 's-alice', username: 'alice' },
     });
     assert.equal(sent.length, 0, 'nobody else to tell');
-    const welcomeB = join(r, bob);
+    const welcomeB = await join(r, bob);
     assert.equal(welcomeB.size, 2);
     assert.deepEqual(sent.at(-1), {
       type: 'match_presence_event',
@@ -282,19 +312,19 @@ describe('joins and leaves', () => {
     const state = r.state as InstanceType<typeof MatchState>;
     assert.ok(state instanceof MatchState);
     assert.deepEqual([...state.presences.keys()].sort(), ['s-alice', 's-bob']);
-    r.leave('s-alice');
+    await r.leave('s-alice');
     assert.deepEqual(sent.at(-1)!.message.leaves, [{ user_id: 'u-alice', session_id: 's-alice', username: 'alice' }]);
     assert.deepEqual([...state.presences.keys()], ['s-bob']);
     assert.deepEqual(calls.find((c) => c.hook === 'leave')!.arg, [alice]);
-    r.leave('s-alice');
+    await r.leave('s-alice');
     assert.equal(calls.filter((c) => c.hook === 'leave').length, 1, 'leaving twice is a no-op');
   });
 });
 
 describe('dispatcher', () => {
-  test('broadcasts now or at the end of the tick, to everyone or to some, with the sender; kicks; labels', () => {
+  test('broadcasts now or at the end of the tick, to everyone or to some, with the sender; kicks; labels', async () => {
     const { h } = handler({
-      matchLoop: (_c, _l, _n, d, tick, state, messages) => {
+      matchLoop: (_c, _l, _n, d, tick, state) => {
         if (tick === 0) {
           d.broadcastMessageDeferred(2, 'later', [bob]);
           d.broadcastMessage(1, new Uint8Array([1, 2, 3]), null, alice, false);
@@ -303,16 +333,15 @@ describe('dispatcher', () => {
           d.matchKick([carol, { ...alice, sessionId: 'stranger' }]);
           d.matchLabelUpdate('{"mode":"ffa"}');
         }
-        void messages;
         return { state };
       },
     });
-    const { r, timers, sent, kicks, labels } = runner(h);
-    join(r, alice);
-    join(r, bob);
-    join(r, carol);
+    const { r, timers, sent, kicks, labels } = await runner(h);
+    await join(r, alice);
+    await join(r, bob);
+    await join(r, carol);
     sent.length = 0;
-    timers.advance(100);
+    await timers.advance(100);
     assert.deepEqual(
       sent.map((s) => [s.message.op_code, s.to ?? 'all']),
       [
@@ -335,69 +364,63 @@ describe('dispatcher', () => {
     assert.equal(r.label, '{"mode":"ffa"}');
   });
 
-  test('a label over 2048 bytes throws in the handler, which ends the match', () => {
+  test('a label over 2048 bytes throws in the handler, which ends the match', async () => {
     const { h } = handler({
       matchLoop: (_c, _l, _n, d, _t, state) => {
         d.matchLabelUpdate('x'.repeat(2049));
         return { state };
       },
     });
-    const { timers, ended, labels } = runner(h);
-    timers.advance(100);
+    const { timers, ended, labels } = await runner(h);
+    await timers.advance(100);
     assert.deepEqual(ended, ['handler_error']);
     assert.deepEqual(labels, []);
   });
 });
 
 describe('signals and termination', () => {
-  test('a signal gets the handler data; null ends the match; a throw fails the signal and ends the match', () => {
+  test('a signal gets the handler data; null ends the match; a throw fails the signal and ends the match', async () => {
     const { h } = handler();
-    const { r } = runner(h);
-    assert.equal(r.signal('hi'), 're:hi');
+    const { r } = await runner(h);
+    assert.equal(await r.signal('hi'), 're:hi');
 
-    const ending = runner(handler({ matchSignal: () => null }).h);
-    assert.equal(ending.r.signal('x'), '');
+    const ending = await runner(handler({ matchSignal: () => null }).h);
+    assert.equal(await ending.r.signal('x'), '');
     assert.deepEqual(ending.ended, ['handler_ended']);
-    assert.throws(
-      () => ending.r.signal('again'),
-      (err: unknown) => err instanceof AppError && err.code === Code.NOT_FOUND,
-    );
+    await assert.rejects(ending.r.signal('again'), isAppError(Code.NOT_FOUND));
 
-    const failing = runner(
+    const failing = await runner(
       handler({
         matchSignal: () => {
           throw new Error('nope');
         },
       }).h,
     );
-    assert.throws(
-      () => failing.r.signal('x'),
-      (err: unknown) => err instanceof AppError && err.code === Code.INTERNAL,
-    );
+    await assert.rejects(failing.r.signal('x'), isAppError(Code.INTERNAL));
     assert.deepEqual(failing.ended, ['handler_error']);
   });
 
-  test('terminate: the match keeps ticking through the grace period, then ends', () => {
+  test('terminate: the match keeps ticking through the grace period, then ends', async () => {
     const { h, calls, loops } = handler();
-    const { r, timers, ended } = runner(h);
-    timers.advance(100);
-    r.terminate(2);
+    const { r, timers, ended } = await runner(h);
+    await timers.advance(100);
+    await r.terminate(2);
     assert.equal(calls.find((c) => c.hook === 'terminate')!.arg, 2);
-    timers.advance(1900);
+    await timers.advance(1900);
     assert.deepEqual(ended, []);
     const ticks = loops().length;
     assert.ok(ticks >= 19);
-    timers.advance(100);
+    await timers.advance(100);
     assert.deepEqual(ended, ['terminated']);
-    timers.advance(1000);
-    assert.equal(loops().length, ticks + 1);
-    r.terminate(2);
+    await timers.advance(1000);
+    assert.ok(loops().length <= ticks + 1);
+    await r.terminate(2);
     assert.equal(calls.filter((c) => c.hook === 'terminate').length, 1);
   });
 
-  test('terminate returning null ends the match at once', () => {
-    const { r, ended } = runner(handler({ matchTerminate: () => null }).h);
-    r.terminate(30);
+  test('terminate returning null ends the match at once', async () => {
+    const { r, ended } = await runner(handler({ matchTerminate: () => null }).h);
+    await r.terminate(30);
     assert.deepEqual(ended, ['handler_ended']);
   });
 });
@@ -406,7 +429,7 @@ describe('schema state', () => {
   const Unit = schema({ x: t.number(), secret: t.string().view() }, 'TestUnit');
   const Arena = schema({ unit: Unit }, 'TestArena');
 
-  test('a schema state is the room state; members get views; the state must be changed in place', () => {
+  test('a schema state is the room state; members get views; the state must be changed in place', async () => {
     const world = new Arena({ unit: new Unit({ x: 0, secret: 's' }) });
     const { h } = handler({
       matchInit: () => ({ state: world, tickRate: 20, label: '' }),
@@ -415,23 +438,23 @@ describe('schema state', () => {
         return tick < 5 ? { state } : { state: new Arena() };
       },
     });
-    const { r, timers, ended, patches } = runner(h);
+    const { r, timers, ended, patches } = await runner(h);
     assert.equal(r.state, world);
     assert.equal(r.schemaState, true);
-    join(r, alice);
+    await join(r, alice);
     assert.ok(r.viewOf('s-alice') instanceof StateView);
     assert.equal(r.dispatcher.view(alice), r.viewOf('s-alice'));
     assert.equal(r.viewOf('s-bob'), undefined);
-    timers.advance(300);
+    await timers.advance(300);
     assert.equal(world.unit.x, 6);
     assert.ok(patches() >= 5);
     assert.deepEqual(ended, ['handler_error'], 'returning another schema object ends the match');
     assert.equal(r.viewOf('s-alice'), undefined);
   });
 
-  test('a private state keeps views off', () => {
-    const { r } = runner(handler().h);
-    join(r, alice);
+  test('a private state keeps views off', async () => {
+    const { r } = await runner(handler().h);
+    await join(r, alice);
     assert.equal(r.viewOf('s-alice'), undefined);
     assert.equal(r.dispatcher.view(alice), undefined);
   });

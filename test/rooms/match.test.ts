@@ -22,15 +22,21 @@ const MESSAGES = ['match', 'match_presence_event', 'match_data', 'error'];
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const text = (s: string) => Buffer.from(s, 'base64').toString();
 
+const overridesFor = (kind: string) => ({
+  runtimePath: modules,
+  reconnectWindowSec: 5,
+  shutdownGraceSec: 1,
+  ...(kind === 'redis' ? { redisUrl: redisUrl() } : {}),
+});
+
 /** Resolves with the close code when the room is left (by the server or the client). */
 const leftWith = (room: Room) => new Promise<number>((resolve) => room.onLeave((code) => resolve(code)));
 
 for (const kind of presences) {
   describe(`matches on ${kind} presence`, () => {
     let s: TestServer;
-    const overrides = { runtimePath: modules, reconnectWindowSec: 5, shutdownGraceSec: 1, ...(kind === 'redis' ? { redisUrl: redisUrl() } : {}) };
     before(async () => {
-      s = await startTestServer(overrides);
+      s = await startTestServer(overridesFor(kind));
     });
     after(async () => {
       await s?.stop();
@@ -144,20 +150,32 @@ for (const kind of presences) {
 
     test('authoritative: created by nk or an RPC; joins are asked first and a refusal carries its reason', async () => {
       const a = await user();
-      const rpc = await http(s.url, 'POST', '/v2/rpc/arena_create', { auth: a.bearer, body: JSON.stringify(JSON.stringify({ label: { suite: `join-${kind}` } })) });
+      const rpc = await http(s.url, 'POST', '/v2/rpc/arena_create', {
+        auth: a.bearer,
+        rawBody: JSON.stringify(JSON.stringify({ label: { suite: `join-${kind}` } })),
+      });
       assert.equal(rpc.status, 200, JSON.stringify(rpc.body));
       const matchId = rpc.body.payload as string;
-      await assert.rejects(sdk(s.url, a.token).joinById(matchId, { metadata: { reject: true } }), (err: { code?: number; message?: string }) => {
-        assert.equal(err.code, 5);
-        assert.equal(err.message, 'no entry for you');
-        return true;
-      });
+      await assert.rejects(
+        sdk(s.url, a.token).joinById(matchId, { metadata: { reject: true } }),
+        (err: { code?: number; message?: string }) => {
+          assert.equal(err.code, 5);
+          assert.equal(err.message, 'no entry for you');
+          return true;
+        },
+      );
       const ja = await join(a.token, matchId);
       assert.equal(ja.welcome.authoritative, true);
       assert.equal(ja.welcome.label, JSON.stringify({ suite: `join-${kind}` }));
       assert.equal(ja.welcome.size, 1);
       await eventually(async () => assert.equal((await s.runtime.nk.matchGet(matchId))?.size, 1));
-      await assert.rejects(s.runtime.nk.matchCreate('no_such_handler', {}), /not found/);
+      await assert.rejects(s.runtime.nk.matchCreate('no_such_handler', {}), (err: { code?: number; message?: string }) => {
+        assert.equal(err.code, 5);
+        assert.equal(err.message, 'Match handler "no_such_handler" not found.');
+        return true;
+      });
+      const noisy = s.logs.filter((l) => (l.level as number) >= 50 && (l.roomId === matchId || /no_such_handler/.test(JSON.stringify(l))));
+      assert.deepEqual(noisy, [], 'refused joins and unknown handlers are not server errors');
       await ja.room.leave();
     });
 
@@ -188,6 +206,15 @@ for (const kind of presences) {
       const a = await user();
       const matchId = await arena({ label: { suite: `signal-${kind}` } });
       assert.equal(await s.runtime.nk.matchSignal(matchId, 'ping'), 'pong:ping:ok');
+      // As after a dev reload without the handler: the running match keeps the object it started with.
+      const registered = s.runtime.registry.matches.get('arena')!;
+      s.runtime.registry.matches.delete('arena');
+      try {
+        assert.equal(await s.runtime.nk.matchSignal(matchId, 'still'), 'pong:still:ok');
+        await assert.rejects(arena(), (err: { code?: number }) => err.code === 5);
+      } finally {
+        s.runtime.registry.matches.set('arena', registered);
+      }
       await assert.rejects(s.runtime.nk.matchSignal('nosuchmatch', 'ping'), (err: { code?: number }) => err.code === 5);
       const relayed = await sdk(s.url, a.token).create('match', {});
       await assert.rejects(s.runtime.nk.matchSignal(relayed.roomId, 'ping'), (err: { code?: number }) => err.code === 5);
@@ -273,7 +300,9 @@ for (const kind of presences) {
       const list = async (query: string) => {
         const res = await http(s.url, 'GET', `/v2/match?${query}`, { auth: a.bearer });
         assert.equal(res.status, 200, JSON.stringify(res.body));
-        return ((res.body.matches ?? []) as { match_id: string }[]).map((m) => Object.entries(ids).find(([, id]) => id === m.match_id)?.[0] ?? m.match_id);
+        return ((res.body.matches ?? []) as { match_id: string }[]).map(
+          (m) => Object.entries(ids).find(([, id]) => id === m.match_id)?.[0] ?? m.match_id,
+        );
       };
       const q = (query: string) => list(`limit=100&authoritative=true&query=${encodeURIComponent(`+label.suite:${suite} ${query}`)}`);
       assert.deepEqual(await q('+label.mode:ranked'), ['r2', 'r1']);
@@ -289,7 +318,9 @@ for (const kind of presences) {
       assert.deepEqual(await q('+mode:ranked').then((x) => x.length), 2);
       assert.deepEqual((await list(`limit=1&query=${encodeURIComponent(`+label.suite:${suite}`)}`)).length, 1);
 
-      const res = await http(s.url, 'GET', `/v2/match?limit=100&query=${encodeURIComponent(`+label.suite:${suite} +label.mode:casual`)}`, { auth: a.bearer });
+      const res = await http(s.url, 'GET', `/v2/match?limit=100&query=${encodeURIComponent(`+label.suite:${suite} +label.mode:casual`)}`, {
+        auth: a.bearer,
+      });
       assert.deepEqual(res.body, {
         matches: [{ match_id: ids.c1, authoritative: true, label: JSON.stringify(labels.c1), tick_rate: 10, handler_name: 'arena' }],
       });
@@ -329,7 +360,14 @@ for (const kind of presences) {
       );
       assert.equal((await nk.matchList(undefined, true, null, null, null, `+label.suite:${suite}`)).length, 1);
       const got = await nk.matchGet(ids.r1!);
-      assert.deepEqual(got, { matchId: ids.r1, authoritative: true, label: JSON.stringify(labels.r1), size: 0, tickRate: 10, handlerName: 'arena' });
+      assert.deepEqual(got, {
+        matchId: ids.r1,
+        authoritative: true,
+        label: JSON.stringify(labels.r1),
+        size: 0,
+        tickRate: 10,
+        handlerName: 'arena',
+      });
       assert.equal(await nk.matchGet('nosuchmatch'), null);
       await assert.rejects(nk.matchList(0), /Invalid limit/);
 
@@ -365,9 +403,12 @@ for (const kind of presences) {
       await session.leave();
       await s.runtime.nk.matchSignal(matchId, 'stop');
     });
+  });
 
+  // Its own server, after the suite's one stopped: Colyseus's matchmaker is one per process.
+  describe(`match shutdown on ${kind} presence`, () => {
     test('shutdown: matchTerminate gets the grace period, then the match closes', async () => {
-      const own = await startTestServer(overrides);
+      const own = await startTestServer(overridesFor(kind));
       let stopped = false;
       try {
         const d = await newDevice(own.url);

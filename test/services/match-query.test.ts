@@ -6,8 +6,24 @@ import { parseMatchQuery } from '../../src/services/match-query.js';
 import { checkMatchFilter, selectMatches, type MatchListing } from '../../src/services/matches.js';
 
 const label = (o: unknown) => JSON.stringify(o);
-const ranked = label({ mode: 'ranked', level: 12, region: 'eu', tags: ['pvp', 'night'], open: true, name: 'big room', owner: { name: 'ann', rating: 1500 } });
-const casual = label({ mode: 'casual', level: 3, region: 'us', tags: ['pve'], open: false, name: 'small', owner: { name: 'bob', rating: 900 } });
+const ranked = label({
+  mode: 'ranked',
+  level: 12,
+  region: 'eu',
+  tags: ['pvp', 'night'],
+  open: true,
+  name: 'big room',
+  owner: { name: 'ann', rating: 1500 },
+});
+const casual = label({
+  mode: 'casual',
+  level: 3,
+  region: 'us',
+  tags: ['pve'],
+  open: false,
+  name: 'small',
+  owner: { name: 'bob', rating: 900 },
+});
 const score = (q: string, l: string) => parseMatchQuery(q).score(l);
 
 describe('parseMatchQuery', () => {
@@ -142,7 +158,10 @@ describe('selectMatches', () => {
     assert.equal(msg({ limit: 1, authoritative: false, query: '*' }), 'Query filtering is not supported for non-authoritative matches.');
     assert.equal(msg({ limit: 1, minSize: -1 }), 'Minimum size must be 0 or above.');
     assert.equal(msg({ limit: 1, maxSize: -1 }), 'Maximum size must be 0 or above.');
-    assert.equal(msg({ limit: 1, minSize: 3, maxSize: 2 }), 'Maximum size must be greater than or equal to minimum size when both are specified.');
+    assert.equal(
+      msg({ limit: 1, minSize: 3, maxSize: 2 }),
+      'Maximum size must be greater than or equal to minimum size when both are specified.',
+    );
     assert.equal(msg({ limit: 100, minSize: 2, maxSize: 2 }), 'ok');
   });
 });

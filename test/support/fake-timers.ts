@@ -1,4 +1,4 @@
-/** A fake clock for actors that take a timers port: time moves only when a test calls `advance`. */
+/** A fake clock for actors that take a timers port: time moves only when a test awaits `advance`. */
 export class FakeTimers {
   private time = 0;
   private seq = 0;
@@ -29,8 +29,11 @@ export class FakeTimers {
     return this.timers.size;
   }
 
-  /** Moves time forward, firing every timer that falls due, in order. */
-  advance(ms: number): void {
+  /**
+   * Moves time forward, firing every timer that falls due, in order, and letting the promise
+   * chains each one starts settle before the next.
+   */
+  async advance(ms: number): Promise<void> {
     const end = this.time + ms;
     for (;;) {
       let next: [number, { at: number; every: number | undefined; fn: () => void }] | undefined;
@@ -41,7 +44,9 @@ export class FakeTimers {
       if (timer.every !== undefined) timer.at += timer.every;
       else this.timers.delete(id);
       timer.fn();
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.time = end;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
