@@ -34,7 +34,15 @@ export interface RoomDeps {
 }
 
 /** The identity attached to every client (`client.auth`). */
-export type ClientAuth = Omit<VerifiedSession, 'token'>;
+export type ClientAuth = Omit<VerifiedSession, 'token' | 'sessionId'> & {
+  /**
+   * The Nakama session id (`tid`). Deliberately not named `sessionId`: Colyseus would take that as
+   * the connection's id, and a seat reserved for a connection id that others can learn (presences
+   * show session ids) could be taken by whoever connects with it first. Colyseus now gives every
+   * seat a fresh random id.
+   */
+  sid: string;
+};
 
 /** Nakama's realtime error codes (the `code` of an `error` message). */
 export const RealtimeCode = {
@@ -85,8 +93,8 @@ export const CLOSE_SESSION_INVALID = 4401;
 export function authenticateJoin(deps: RoomDeps, token: string | undefined): ClientAuth {
   if (!token) throw new ServerError(401, 'Auth token required');
   try {
-    const { token: _token, ...auth } = deps.verifier.verifyToken(token);
-    return auth;
+    const { token: _token, sessionId, ...rest } = deps.verifier.verifyToken(token);
+    return { ...rest, sid: sessionId };
   } catch (err) {
     throw new ServerError(401, err instanceof AppError ? err.message : 'Auth token invalid');
   }
@@ -247,7 +255,7 @@ export abstract class TavernRoom extends Room {
       userId: auth.userId,
       username: auth.username,
       vars: auth.vars,
-      sessionId: auth.sessionId,
+      sessionId: auth.sid,
       expiry: auth.expiresAt,
     });
   }

@@ -86,7 +86,7 @@ export class SessionRoom extends TavernRoom {
 
   /** The session id comes from the verified token, never from what the client sent. */
   static prepareOptions(options: Record<string, unknown>, auth: ClientAuth): void {
-    options.sid = auth.sessionId;
+    options.sid = auth.sid;
   }
 
   override onCreate(options: { sid?: unknown }): void {
@@ -135,12 +135,12 @@ export class SessionRoom extends TavernRoom {
 
   override async onJoin(client: Client, options: unknown): Promise<void> {
     const auth = client.auth as ClientAuth;
-    if (auth.sessionId !== this.sessionId) throw new Error('this room belongs to another session');
+    if (auth.sid !== this.sessionId) throw new Error('this room belongs to another session');
     const { hidden } = JoinOptions.parse(options ?? {});
     const state = this.state as SessionState;
     state.userId = auth.userId;
     state.username = auth.username;
-    state.sessionId = auth.sessionId;
+    state.sessionId = auth.sid;
     this.broadcastPatch();
     this.actor = new SessionActor(
       {
@@ -149,11 +149,11 @@ export class SessionRoom extends TavernRoom {
         send: (type, message) => this.clients[0]?.send(type, message),
         onError: (err) => this.log.error({ err }, 'session actor callback failed'),
       },
-      { userId: auth.userId, username: auth.username, sessionId: auth.sessionId },
+      { userId: auth.userId, username: auth.username, sessionId: auth.sid },
     );
     await this.actor.start(hidden === true);
     if (this.deps.singleSocket) {
-      await this.presence.publish(singleSocketChannel(auth.userId), { sessionId: auth.sessionId });
+      await this.presence.publish(singleSocketChannel(auth.userId), { sessionId: auth.sid });
       await this.presence.subscribe(singleSocketChannel(auth.userId), this.onSingleSocket);
     }
     this.log.debug({ userId: auth.userId }, 'session connected');

@@ -659,6 +659,21 @@ describe('messages', () => {
   });
 });
 
+describe('seat reservations', () => {
+  test('the connection id is random, not the session id others can see in presences', async () => {
+    const d = await newDevice(s.url);
+    const { tid } = claimsOf(d.token);
+    const room = await joinSession(d.token);
+    try {
+      assert.notEqual(room.sessionId, tid);
+      assert.match(room.sessionId, /^[A-Za-z0-9_-]{6,}$/);
+      assert.equal(room.state.sessionId, tid, 'the Nakama session id is still known to the room');
+    } finally {
+      await room.leave();
+    }
+  });
+});
+
 describe('unknown message types', () => {
   test('get an UNRECOGNIZED_PAYLOAD error and the socket stays open', async () => {
     const d = await newDevice(s.url);
