@@ -35,7 +35,8 @@ function runPass(label: string, files: string[], env: NodeJS.ProcessEnv): Promis
     '--test',
     '--test-concurrency=2',
     '--test-reporter=spec',
-    '--test-timeout=180000', '--test-force-exit',
+    '--test-timeout=180000',
+    '--test-force-exit',
     ...files.map((f) => path.relative(root, f)),
   ];
   return new Promise((resolve) => {

@@ -30,9 +30,20 @@ export type ApiDeps = PipelineDeps & AuthenticateDeps & AccountDeps & Leaderboar
 
 /** Every endpoint Tavern serves, in one list (later issues add theirs here). */
 export function allEndpoints(deps: ApiDeps): Endpoint[] {
-  return [...authenticateEndpoints(deps), ...accountEndpoints(deps), ...userEndpoints(), ...storageEndpoints(), ...rpcEndpoints(deps.hooks), ...leaderboardEndpoints(deps),
-    ...tournamentEndpoints(deps), ...notificationEndpoints(), ...friendEndpoints(deps), ...groupEndpoints(deps), ...channelEndpoints(),
-    ...matchEndpoints(deps)];
+  return [
+    ...authenticateEndpoints(deps),
+    ...accountEndpoints(deps),
+    ...userEndpoints(),
+    ...storageEndpoints(),
+    ...rpcEndpoints(deps.hooks),
+    ...leaderboardEndpoints(deps),
+    ...tournamentEndpoints(deps),
+    ...notificationEndpoints(),
+    ...friendEndpoints(deps),
+    ...groupEndpoints(deps),
+    ...channelEndpoints(),
+    ...matchEndpoints(deps),
+  ];
 }
 
 /** Express's `trust proxy` from its string form. */

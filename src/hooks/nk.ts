@@ -102,7 +102,10 @@ function runtimeAccount(a: accounts.Account): RuntimeAccount {
   };
 }
 
-function check<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }, value: unknown): T {
+function check<T>(
+  schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } },
+  value: unknown,
+): T {
   const r = schema.safeParse(value);
   if (!r.success) throw invalid(r.error.issues[0]?.message ?? 'Invalid input.');
   return r.data;
@@ -127,18 +130,34 @@ export function createNk(deps: NkDeps) {
     ...matchNk(deps.matches),
 
     async authenticateDevice(id: string, username?: string | null, create = true): Promise<AuthResult> {
-      return authResult(await auth.authenticateDevice(em(), check(v.deviceId, id), create, username ? check(v.username, username) : undefined));
+      return authResult(
+        await auth.authenticateDevice(em(), check(v.deviceId, id), create, username ? check(v.username, username) : undefined),
+      );
     },
     async authenticateCustom(id: string, username?: string | null, create = true): Promise<AuthResult> {
-      return authResult(await auth.authenticateCustom(em(), check(v.customId, id), create, username ? check(v.username, username) : undefined));
+      return authResult(
+        await auth.authenticateCustom(em(), check(v.customId, id), create, username ? check(v.username, username) : undefined),
+      );
     },
     async authenticateEmail(email: string, password: string, username?: string | null, create = true): Promise<AuthResult> {
       return authResult(
-        await auth.authenticateEmail(em(), hasher, check(v.email, email), check(v.password, password), create, username ? check(v.username, username) : undefined),
+        await auth.authenticateEmail(
+          em(),
+          hasher,
+          check(v.email, email),
+          check(v.password, password),
+          create,
+          username ? check(v.username, username) : undefined,
+        ),
       );
     },
     /** A session token for a user, as if they had authenticated (`exp` in seconds since the epoch). */
-    authenticateTokenGenerate(userId: string, username: string, exp?: number, vars?: Record<string, string>): { token: string; exp: number } {
+    authenticateTokenGenerate(
+      userId: string,
+      username: string,
+      exp?: number,
+      vars?: Record<string, string>,
+    ): { token: string; exp: number } {
       const expirySec = exp !== undefined ? exp - Math.floor(Date.now() / 1000) : undefined;
       if (expirySec !== undefined && expirySec <= 0) throw invalid('Expiry must be in the future.');
       const pair = sessions.issueWithExpiry({ id: check(v.uuid, userId), username: check(v.username, username) }, vars, expirySec);

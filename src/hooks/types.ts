@@ -8,7 +8,18 @@ import type { Nakama } from './nk.js';
 import type { NakamaOperation, RealtimeMessage } from './operations.js';
 
 /** Where the code runs. */
-export type ExecutionMode = 'event' | 'rpc' | 'before' | 'after' | 'match' | 'matchmaker' | 'leaderboard_reset' | 'tournament_reset' | 'tournament_end' | 'shutdown' | 'init';
+export type ExecutionMode =
+  | 'event'
+  | 'rpc'
+  | 'before'
+  | 'after'
+  | 'match'
+  | 'matchmaker'
+  | 'leaderboard_reset'
+  | 'tournament_reset'
+  | 'tournament_end'
+  | 'shutdown'
+  | 'init';
 
 /** Nakama's runtime context; frozen. Fields a call does not have are absent. */
 export interface Context {
@@ -43,17 +54,44 @@ export interface RuntimeError {
 }
 
 /** An RPC: gets the payload string, returns a string (or nothing). */
-export type RpcFunction = (ctx: Context, logger: Logger, nk: Nakama, payload: string) => string | void | null | undefined | Promise<string | void | null | undefined>;
+export type RpcFunction = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  payload: string,
+) => string | void | null | undefined | Promise<string | void | null | undefined>;
 
 /** Before hook: return the request (changed or not) to go on, or null/undefined to reject. */
-export type BeforeHookFunction<Req = unknown> = (ctx: Context, logger: Logger, nk: Nakama, request: Req) => Req | null | undefined | void | Promise<Req | null | undefined | void>;
+export type BeforeHookFunction<Req = unknown> = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  request: Req,
+) => Req | null | undefined | void | Promise<Req | null | undefined | void>;
 
 /** After hook: sees the response and the request; runs after the response was sent. */
-export type AfterHookFunction<Res = unknown, Req = unknown> = (ctx: Context, logger: Logger, nk: Nakama, response: Res, request: Req) => void | Promise<void>;
+export type AfterHookFunction<Res = unknown, Req = unknown> = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  response: Res,
+  request: Req,
+) => void | Promise<void>;
 
 /** Realtime hooks get the message envelope (the validated message). */
-export type RtBeforeHookFunction = (ctx: Context, logger: Logger, nk: Nakama, envelope: Record<string, unknown>) => Record<string, unknown> | null | undefined | void | Promise<Record<string, unknown> | null | undefined | void>;
-export type RtAfterHookFunction = (ctx: Context, logger: Logger, nk: Nakama, output: unknown, input: Record<string, unknown>) => void | Promise<void>;
+export type RtBeforeHookFunction = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  envelope: Record<string, unknown>,
+) => Record<string, unknown> | null | undefined | void | Promise<Record<string, unknown> | null | undefined | void>;
+export type RtAfterHookFunction = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  output: unknown,
+  input: Record<string, unknown>,
+) => void | Promise<void>;
 
 /** A connected user in a match. */
 export interface Presence {
@@ -74,8 +112,20 @@ export interface MatchMessage {
 
 /** What a match handler can do to its match. */
 export interface MatchDispatcher {
-  broadcastMessage(opCode: number, data?: string | Uint8Array | null, presences?: Presence[] | null, sender?: Presence | null, reliable?: boolean): void;
-  broadcastMessageDeferred(opCode: number, data?: string | Uint8Array | null, presences?: Presence[] | null, sender?: Presence | null, reliable?: boolean): void;
+  broadcastMessage(
+    opCode: number,
+    data?: string | Uint8Array | null,
+    presences?: Presence[] | null,
+    sender?: Presence | null,
+    reliable?: boolean,
+  ): void;
+  broadcastMessageDeferred(
+    opCode: number,
+    data?: string | Uint8Array | null,
+    presences?: Presence[] | null,
+    sender?: Presence | null,
+    reliable?: boolean,
+  ): void;
   matchKick(presences: Presence[]): void;
   matchLabelUpdate(label: string): void;
   /**
@@ -93,13 +143,67 @@ export type MaybePromise<T> = T | Promise<T>;
  * functions may return promises (`nk` is asynchronous here); a match runs them one at a time.
  */
 export interface MatchHandler<S = unknown> {
-  matchInit(ctx: Context, logger: Logger, nk: Nakama, params: Record<string, unknown>): MaybePromise<{ state: S; tickRate: number; label: string }>;
-  matchJoinAttempt(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presence: Presence, metadata: Record<string, unknown>): MaybePromise<{ state: S; accept: boolean; rejectMessage?: string } | null>;
-  matchJoin(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presences: Presence[]): MaybePromise<{ state: S } | null>;
-  matchLeave(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, presences: Presence[]): MaybePromise<{ state: S } | null>;
-  matchLoop(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, messages: MatchMessage[]): MaybePromise<{ state: S } | null>;
-  matchTerminate(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, graceSeconds: number): MaybePromise<{ state: S } | null>;
-  matchSignal(ctx: Context, logger: Logger, nk: Nakama, dispatcher: MatchDispatcher, tick: number, state: S, data: string): MaybePromise<{ state: S; data?: string } | null>;
+  matchInit(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    params: Record<string, unknown>,
+  ): MaybePromise<{ state: S; tickRate: number; label: string }>;
+  matchJoinAttempt(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    dispatcher: MatchDispatcher,
+    tick: number,
+    state: S,
+    presence: Presence,
+    metadata: Record<string, unknown>,
+  ): MaybePromise<{ state: S; accept: boolean; rejectMessage?: string } | null>;
+  matchJoin(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    dispatcher: MatchDispatcher,
+    tick: number,
+    state: S,
+    presences: Presence[],
+  ): MaybePromise<{ state: S } | null>;
+  matchLeave(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    dispatcher: MatchDispatcher,
+    tick: number,
+    state: S,
+    presences: Presence[],
+  ): MaybePromise<{ state: S } | null>;
+  matchLoop(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    dispatcher: MatchDispatcher,
+    tick: number,
+    state: S,
+    messages: MatchMessage[],
+  ): MaybePromise<{ state: S } | null>;
+  matchTerminate(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    dispatcher: MatchDispatcher,
+    tick: number,
+    state: S,
+    graceSeconds: number,
+  ): MaybePromise<{ state: S } | null>;
+  matchSignal(
+    ctx: Context,
+    logger: Logger,
+    nk: Nakama,
+    dispatcher: MatchDispatcher,
+    tick: number,
+    state: S,
+    data: string,
+  ): MaybePromise<{ state: S; data?: string } | null>;
 }
 
 /** A matched user as the matchmaker reports it. */
@@ -110,11 +214,29 @@ export interface MatchmakerResult {
 }
 
 /** Returns a match id to seat the matched users in, or nothing for a relayed match. */
-export type MatchmakerMatchedFunction = (ctx: Context, logger: Logger, nk: Nakama, matches: MatchmakerResult[]) => string | void | Promise<string | void>;
+export type MatchmakerMatchedFunction = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  matches: MatchmakerResult[],
+) => string | void | Promise<string | void>;
 
 /** Leaderboard and tournament period hooks (M1.3 calls them). */
-export type LeaderboardResetFunction = (ctx: Context, logger: Logger, nk: Nakama, leaderboard: Record<string, unknown>, reset: number) => void | Promise<void>;
-export type TournamentResetFunction = (ctx: Context, logger: Logger, nk: Nakama, tournament: Record<string, unknown>, end: number, reset: number) => void | Promise<void>;
+export type LeaderboardResetFunction = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  leaderboard: Record<string, unknown>,
+  reset: number,
+) => void | Promise<void>;
+export type TournamentResetFunction = (
+  ctx: Context,
+  logger: Logger,
+  nk: Nakama,
+  tournament: Record<string, unknown>,
+  end: number,
+  reset: number,
+) => void | Promise<void>;
 export type TournamentEndFunction = TournamentResetFunction;
 export type ShutdownFunction = (ctx: Context, logger: Logger, nk: Nakama) => void | Promise<void>;
 
@@ -291,7 +413,14 @@ export interface ApiRequests {
   DeleteLeaderboardRecord: { leaderboard_id: string };
   ListLeaderboardRecords: { leaderboard_id: string } & RecordListRequest;
   ListLeaderboardRecordsAroundOwner: { leaderboard_id: string } & AroundOwnerRequest;
-  ListTournaments: { category_start?: number; category_end?: number; start_time?: number; end_time?: number; limit?: number; cursor?: string };
+  ListTournaments: {
+    category_start?: number;
+    category_end?: number;
+    start_time?: number;
+    end_time?: number;
+    limit?: number;
+    cursor?: string;
+  };
   JoinTournament: { tournament_id: string };
   WriteTournamentRecord: { tournament_id: string; record?: ApiRecordWrite };
   DeleteTournamentRecord: { tournament_id: string };

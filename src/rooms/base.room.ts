@@ -201,7 +201,11 @@ export abstract class TavernRoom extends Room {
     const verdict = this.flowControl?.take(client) ?? 'ok';
     if (verdict === 'ok') return true;
     if (verdict === 'warn') {
-      const body: ErrorMessage = { code: RealtimeCode.RUNTIME_EXCEPTION, message: 'Too many messages: slow down.', status: Code.RESOURCE_EXHAUSTED };
+      const body: ErrorMessage = {
+        code: RealtimeCode.RUNTIME_EXCEPTION,
+        message: 'Too many messages: slow down.',
+        status: Code.RESOURCE_EXHAUSTED,
+      };
       client.send('error', body);
     } else if (verdict === 'drop') {
       this.log.warn({ sessionId: client.sessionId }, 'disconnecting a flooding client');

@@ -78,7 +78,14 @@ export class SessionRoom extends TavernRoom {
     if (typeof other !== 'string' || other === this.sessionId) return;
     for (const client of this.clients) {
       client.send('notifications', {
-        notifications: [{ subject: 'Another device logged in.', content: '{}', code: NotificationCode.SINGLE_SOCKET, create_time: new Date().toISOString() }],
+        notifications: [
+          {
+            subject: 'Another device logged in.',
+            content: '{}',
+            code: NotificationCode.SINGLE_SOCKET,
+            create_time: new Date().toISOString(),
+          },
+        ],
       });
       client.leave(CLOSE_SINGLE_SOCKET, 'Another session of this user connected.');
     }
