@@ -23,7 +23,13 @@
  * round-robin. WRITE: `PUT /v2/storage` of one object, unconditional overwrite, the key rotating
  * per user; READ: `POST /v2/storage` of one own object by id.
  *
- * BENCH_SCENARIOS picks scenarios (default `auth,leaderboard,storage`).
+ * And the relay scenario (loadtest/relay.ts): round trip of relayed match data through Tavern's
+ * `match` room against a bare Colyseus relay room (loadtest/relay-baseline-server.ts), with
+ * BENCH_RELAY_CLIENTS (`500,1000`) SDK clients in rooms of BENCH_RELAY_GROUP (10), each sending
+ * BENCH_RELAY_RATE (10) messages per second of BENCH_RELAY_PAYLOAD (48) bytes; then the state sync
+ * cost of BENCH_SYNC_ENTITIES (100) moving entities, schema patches against JSON (loadtest/state-sync.ts).
+ *
+ * BENCH_SCENARIOS picks scenarios (default `auth,leaderboard,storage,relay`).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -32,6 +38,7 @@ import pg from 'pg';
 import { createDatabase, startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
 import { leaderboardBench } from './leaderboard.js';
+import { relayBench } from './relay.js';
 import { markdown, noise, problems, summarize, writeResults, type RunSummary } from './report.js';
 import {
   clusterCpu,
@@ -245,7 +252,7 @@ async function main(): Promise<void> {
   }
   const pgData = cluster ? path.join(cluster.dir, 'data') : '';
   const suffix = cluster ? '' : `_${process.pid}`;
-  const scenarios = new Set((env.BENCH_SCENARIOS || 'auth,leaderboard,storage').split(',').map((x) => x.trim()));
+  const scenarios = new Set((env.BENCH_SCENARIOS || 'auth,leaderboard,storage,relay').split(',').map((x) => x.trim()));
   if (scenarios.has('leaderboard')) {
     const lb = await leaderboardBench({
       adminUrl,
@@ -259,6 +266,44 @@ async function main(): Promise<void> {
       process.stdout.write(`\n!!! ${lb.problems.join('\n!!! ')}\n`);
       process.exitCode = 1;
     }
+  }
+  if (scenarios.has('relay')) {
+    const relayDb = `bench_relay${suffix}`;
+    const relayUrl = await createDatabase(adminUrl, relayDb);
+    if (!cluster) {
+      const admin = adminUrl;
+      cleanups.push(() => sql(admin, `drop database if exists "${relayDb}" with (force)`).then(() => undefined));
+    }
+    if (pin) pinProcess(process.pid, cpus.loadgen);
+    const relay = await relayBench({
+      databaseUrl: relayUrl,
+      clientCounts: (env.BENCH_RELAY_CLIENTS || '500,1000').split(',').map((x) => {
+        const n = Number(x.trim());
+        if (!Number.isInteger(n) || n < 2) throw new Error('BENCH_RELAY_CLIENTS must be a list of integers ≥ 2');
+        return n;
+      }),
+      groupSize: num('BENCH_RELAY_GROUP', 10),
+      rate: num('BENCH_RELAY_RATE', 10),
+      payloadBytes: num('BENCH_RELAY_PAYLOAD', 48),
+      warmupSec: settings.warmupSec,
+      durationSec: settings.durationSec,
+      syncEntities: num('BENCH_SYNC_ENTITIES', 100),
+      syncTicks: num('BENCH_SYNC_TICKS', 2000),
+      cpus: pin ? cpus.server : undefined,
+      layout: pin
+        ? `load generator (SDK clients, this process) on CPU ${cpus.loadgen}, servers on CPU ${cpus.server}`
+        : `load generator and servers share all ${cores} cores (no pinning)`,
+      log,
+    });
+    process.stdout.write(`\n${relay.table}\n`);
+    if (relay.problems.length > 0) {
+      const bar = '!'.repeat(78);
+      process.stdout.write(
+        `\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${relay.problems.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`,
+      );
+      process.exitCode = 1;
+    }
+    process.stdout.write(`\nResults: ${relay.file}\n`);
   }
   if (!scenarios.has('auth') && !scenarios.has('storage')) return;
   const dbNames = { tavern: `bench_tavern${suffix}`, baseline: `bench_baseline${suffix}` };
