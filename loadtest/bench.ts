@@ -16,7 +16,8 @@
  *
  * Also the leaderboard scenario (loadtest/leaderboard.ts): around-owner latency on a board of
  * BENCH_LB_RECORDS (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000)
- * queries each.
+ * queries each; also with the rank cache in Redis (BENCH_LB_REDIS=0 skips it, BENCH_REDIS_URL uses
+ * an existing Redis instead of a throwaway redis-server).
  *
  * And the storage scenario, on the same two servers: BENCH_STORAGE_USERS (200) device accounts, each
  * with BENCH_STORAGE_KEYS (10) objects `bench/k<n>` written beforehand, their session tokens used
@@ -259,6 +260,8 @@ async function main(): Promise<void> {
       suffix,
       records: num('BENCH_LB_RECORDS', 1_000_000),
       samples: num('BENCH_LB_SAMPLES', 2000),
+      redis: env.BENCH_LB_REDIS !== '0',
+      redisUrl: env.BENCH_REDIS_URL || undefined,
       log,
     });
     process.stdout.write(`\n${lb.table}\n\nResults: ${lb.file}\n`);

@@ -10,11 +10,16 @@
  *   cache, the window's rows by key), in this process;
  * - service, SQL COUNT(*): the same answer with the rank counted in SQL, in this process;
  * - HTTP: GET /v2/leaderboard/{id}/owner/{owner}?limit=10 against a Tavern process on the same
- *   database (its cache built at its boot), with a session token.
+ *   database (its cache built at its boot), with a session token;
+ * - service, Redis rank cache: the first measurement with the cache in Redis (RedisRankCache, as
+ *   with REDIS_URL), on a throwaway `redis-server` (or BENCH_REDIS_URL); skipped with BENCH_LB_REDIS=0
+ *   or when redis-server is not installed.
  */
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import pg from 'pg';
 import { migrate, openOrm, type Orm } from '../src/db/orm.js';
@@ -25,8 +30,10 @@ import { recordsAroundOwner } from '../src/services/leaderboard-reads.js';
 import { mustGetLeaderboard } from '../src/services/leaderboards.js';
 import { systemClock } from '../src/services/ports.js';
 import { LocalRankCache } from '../src/services/rank-cache.js';
+import { RedisRankCache } from '../src/services/redis-rank-cache.js';
 import { createDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
+import { startRedis, type TestRedis } from '../test/support/redis.js';
 import { writeResults } from './report.js';
 import { machine, startChildServer } from './support.js';
 
@@ -46,6 +53,10 @@ export interface LeaderboardBenchOptions {
   log: (msg: string) => void;
   /** CPU list to pin the Tavern child to (taskset), if any. */
   cpus?: string | undefined;
+  /** Measure the Redis rank cache too (default true). */
+  redis?: boolean;
+  /** An existing Redis for it (keys under a `bench:<pid>:` prefix, removed after); else a throwaway one. */
+  redisUrl?: string | undefined;
 }
 
 interface Latency {
@@ -93,6 +104,61 @@ async function sqlAroundOwner(em: Em, owner: string): Promise<{ rank: number; ro
       em.getKysely(),
     );
   return { rank: Number(count.n) + 1, rows: [...above.rows.reverse(), me, ...below.rows] };
+}
+
+const usedMemory = (info: string) => Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+
+/**
+ * Around-owner latency with the rank cache in Redis: the same service call as the rank-cache
+ * measurement, its period loaded into Redis from PostgreSQL first. Undefined when skipped.
+ */
+async function redisAroundOwner(
+  o: LeaderboardBenchOptions,
+  em: () => Em,
+  owners: string[],
+  warm: string[],
+  reference: (owner: string) => Promise<{ records: { ownerId: string; rank: number }[] }>,
+  problems: string[],
+): Promise<{ latency: Latency; buildMs: number; memoryMb: number } | undefined> {
+  if (o.redis === false) return undefined;
+  let server: TestRedis | undefined;
+  let url = o.redisUrl;
+  if (!url) {
+    if (spawnSync('redis-server', ['--version']).error) {
+      o.log('leaderboard: redis-server is not installed, skipping the Redis rank cache');
+      return undefined;
+    }
+    server = await startRedis();
+    url = server.url;
+  }
+  const ranks = new RedisRankCache(url, { keyPrefix: `bench:${process.pid}:` });
+  const admin = new Redis(url);
+  try {
+    const ports = { clock: systemClock, ranks };
+    const before = usedMemory(await admin.info('memory'));
+    const t = performance.now();
+    await cachedRanks(em(), ports, await mustGetLeaderboard(em(), BOARD), 0);
+    const buildMs = performance.now() - t;
+    const memoryMb = (usedMemory(await admin.info('memory')) - before) / 1e6;
+    o.log(
+      `leaderboard: Redis rank cache loaded in ${buildMs.toFixed(0)} ms (${(await ranks.count(BOARD, 0)).toLocaleString('en-US')} ranks)`,
+    );
+    const around = async (owner: string) => recordsAroundOwner(em(), ports, await mustGetLeaderboard(em(), BOARD), owner, LIMIT);
+    // The window and its ranks agree with the local cache's.
+    for (const owner of owners.slice(0, 20)) {
+      const [a, b] = [await around(owner), await reference(owner)];
+      const key = (l: typeof b) => JSON.stringify(l.records.map((r) => [r.ownerId, r.rank]));
+      if (key(a) !== key(b)) problems.push(`leaderboard: Redis rank cache and local rank cache disagree around ${owner}`);
+    }
+    o.log(`leaderboard: ${owners.length} around-owner queries, Redis rank cache`);
+    await timed(warm, around);
+    return { latency: latency(await timed(owners, around)), buildMs, memoryMb };
+  } finally {
+    await ranks.dropLeaderboard(BOARD).catch(() => undefined);
+    await ranks.close();
+    await admin.quit();
+    await server?.stop();
+  }
 }
 
 async function adminQuery(url: string, text: string): Promise<pg.QueryResult> {
@@ -154,6 +220,7 @@ export async function leaderboardBench(o: LeaderboardBenchOptions): Promise<{ ta
     o.log(`leaderboard: ${o.samples} around-owner queries, rank cache then SQL COUNT(*)`);
     await timed(warm, cacheAround);
     const cache = latency(await timed(owners, cacheAround));
+    const redis = await redisAroundOwner(o, em, owners, warm, cacheAround, problems);
     await timed(warm, (owner) => sqlAroundOwner(em(), owner));
     const baseline = latency(await timed(owners, (owner) => sqlAroundOwner(em(), owner)));
 
@@ -209,11 +276,15 @@ export async function leaderboardBench(o: LeaderboardBenchOptions): Promise<{ ta
       '| answered by | p50 ms | p90 ms | p99 ms | max ms |',
       '|---|---:|---:|---:|---:|',
       row('Tavern service, rank cache', cache),
+      ...(redis ? [row('Tavern service, rank cache in Redis (REDIS_URL)', redis.latency)] : []),
       row('baseline: same query, SQL COUNT(*) rank', baseline),
       ...(httpLatency ? [row('Tavern over HTTP (GET …/owner/{id}, session token)', httpLatency)] : []),
       '',
       `Machine load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; tail latencies grow with it.`,
       `p99 ratio (baseline / rank cache): ${(baseline.p99 / cache.p99).toFixed(1)}×. Bulk insert ${insertSec.toFixed(1)} s; rank cache built from PostgreSQL in ${buildMs.toFixed(0)} ms, ~${heapMb.toFixed(0)} MB of heap.`,
+      ...(redis
+        ? [`Redis rank cache loaded from PostgreSQL in ${redis.buildMs.toFixed(0)} ms, ~${redis.memoryMb.toFixed(0)} MB of Redis memory.`]
+        : []),
     ].join('\n');
     const file = writeResults('leaderboard', {
       benchmark: 'leaderboard around owner',
@@ -223,7 +294,13 @@ export async function leaderboardBench(o: LeaderboardBenchOptions): Promise<{ ta
       insertSec,
       cacheBuildMs: buildMs,
       cacheHeapMb: heapMb,
-      latencyMs: { rankCache: cache, sqlCount: baseline, ...(httpLatency ? { http: httpLatency } : {}) },
+      ...(redis ? { redisCacheBuildMs: redis.buildMs, redisCacheMemoryMb: redis.memoryMb } : {}),
+      latencyMs: {
+        rankCache: cache,
+        ...(redis ? { redisRankCache: redis.latency } : {}),
+        sqlCount: baseline,
+        ...(httpLatency ? { http: httpLatency } : {}),
+      },
       loadAverage: os.loadavg(),
       problems,
     });

@@ -47,7 +47,7 @@ function loader(entries: RankEntry[], batch = 1000, opts: { delayMs?: number; ga
   const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : 1));
   const l = {
     calls: 0,
-    load: (async function* () {
+    load: async function* () {
       l.calls++;
       if (opts.gate) await opts.gate;
       for (let i = 0; i < sorted.length; i += batch) {
@@ -55,7 +55,7 @@ function loader(entries: RankEntry[], batch = 1000, opts: { delayMs?: number; ga
         if (opts.fail && i > 0) throw new Error('loader failed');
         yield sorted.slice(i, i + batch);
       }
-    }) as RankLoader,
+    } as RankLoader,
   };
   return l;
 }
@@ -70,7 +70,13 @@ describe('RedisRankCache', () => {
     const owners = Array.from({ length: 5000 }, () => uuid(random));
     const state = new Map<string, { key: string; version: number }>();
     const newKey = (owner: string) =>
-      rankKey(true, BigInt(Math.floor(random() * 500)), BigInt(Math.floor(random() * 3)), BigInt(1_700_000_000_000_000 + Math.floor(random() * 1e9)), owner);
+      rankKey(
+        true,
+        BigInt(Math.floor(random() * 500)),
+        BigInt(Math.floor(random() * 3)),
+        BigInt(1_700_000_000_000_000 + Math.floor(random() * 1e9)),
+        owner,
+      );
     const same = async <T>(what: string, f: (c: RankCache) => Promise<T>): Promise<T> => {
       const [a, b] = await Promise.all(both.map(f));
       assert.deepEqual(b, a, what);
@@ -293,14 +299,22 @@ describe('RedisRankCache', () => {
     ]);
     assert.deepEqual(await admin.smembers(`${prefix}lbp:{kept}`).then((s) => s.sort()), ['0', String(now + 200)]);
     assert.equal(await a.dropExpired(now + 300), 1);
-    assert.deepEqual(await keysOf(prefix), [`${prefix}lb:{kept}:0`, `${prefix}lbm:{kept}:0`, `${prefix}lbo:{kept}:0`, `${prefix}lbp:{kept}`]);
+    assert.deepEqual(await keysOf(prefix), [
+      `${prefix}lb:{kept}:0`,
+      `${prefix}lbm:{kept}:0`,
+      `${prefix}lbo:{kept}:0`,
+      `${prefix}lbp:{kept}`,
+    ]);
   });
 
   test('a period Redis lost is loaded again on the next read, and writes fall back meanwhile', async () => {
     const prefix = newPrefix();
     const a = cache(prefix);
     const owner = randomUUID();
-    const entries = [{ key: rankKey(true, 5n, 0n, 1n, owner), version: 1 }, { key: rankKey(true, 9n, 0n, 1n, randomUUID()), version: 1 }];
+    const entries = [
+      { key: rankKey(true, 5n, 0n, 1n, owner), version: 1 },
+      { key: rankKey(true, 9n, 0n, 1n, randomUUID()), version: 1 },
+    ];
     const l = loader(entries);
     await a.ensure('lost', 0, l.load);
     assert.equal(await a.rankOf('lost', 0, owner), 2);
