@@ -106,7 +106,16 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const ranks = redisRanks ?? new LocalRankCache();
   const leaderboards: LeaderboardPorts = { clock: options.clock ?? systemClock, ranks };
   const matches = new ColyseusMatchPort();
-  const nk = createNk({ em, hasher, sessions, leaderboards, publisher: presence, messageLimitBytes: config.socketMessageLimitBytes, matches, maxFriends: config.maxFriends });
+  const nk = createNk({
+    em,
+    hasher,
+    sessions,
+    leaderboards,
+    publisher: presence,
+    messageLimitBytes: config.socketMessageLimitBytes,
+    matches,
+    maxFriends: config.maxFriends,
+  });
   const runtimeInfo = { env: Object.freeze({ ...config.runtimeEnv }), node: config.nodeName, version: VERSION };
   const runtime = new Runtime({ path: config.runtimePath, log: log.child({ scope: 'runtime' }), nk, info: runtimeInfo });
 
