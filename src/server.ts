@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LocalPresence, Server as GameServer, type Presence } from '@colyseus/core';
+import { LocalPresence, matchMaker, Server as GameServer, type Presence } from '@colyseus/core';
 import { RedisPresence } from '@colyseus/redis-presence';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
@@ -179,6 +179,10 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     greet: false,
     logger: log.child({ scope: 'colyseus' }),
     ...(config.publicAddress ? { publicAddress: config.publicAddress } : {}),
+    // The room registry is still per process (TODO(M1.6): a shared driver), so a room must be
+    // created where it will be found: here. Colyseus would otherwise pick the least loaded process
+    // of everyone on the same Redis, whose rooms this process cannot see.
+    selectProcessIdToCreateRoom: async () => matchMaker.processId,
   });
   const roomDeps: RoomDeps = {
     verifier,

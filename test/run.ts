@@ -57,6 +57,9 @@ const selected = process.argv.slice(2).map((f) => path.resolve(f));
 const all = selected.length > 0 ? selected : findTests(path.join(root, 'test'));
 // Suites that run on both databases: the HTTP API ones, except those that control a PostgreSQL server.
 const both = all.filter((f) => f.includes(`${path.sep}api${path.sep}`) && !f.endsWith('outage.test.ts'));
+// Room suites run again on Redis presence: code that passes on LocalPresence (same object, synchronous)
+// can fail on RedisPresence (JSON, asynchronous).
+const rooms = all.filter((f) => f.includes(`${path.sep}rooms${path.sep}`) && !f.endsWith('local.driver.test.ts'));
 
 let cluster: PgCluster | undefined;
 const env: NodeJS.ProcessEnv = {};
@@ -73,8 +76,9 @@ if (!process.env.TEST_REDIS_URL) {
 let total: Counts = { pass: 0, fail: 0, code: 0 };
 try {
   const passes: [string, string[], NodeJS.ProcessEnv][] = [
-    ['PostgreSQL', all, { ...env, TAVERN_TEST_DB: 'postgres' }],
+    ['PostgreSQL', all, { ...env, TAVERN_TEST_DB: 'postgres', TAVERN_TEST_PRESENCE: 'local' }],
     ['embedded PGlite (HTTP suites)', both, { ...env, TAVERN_TEST_DB: 'pglite' }],
+    ['Redis presence (room suites)', rooms, { ...env, TAVERN_TEST_DB: 'postgres', TAVERN_TEST_PRESENCE: 'redis' }],
   ];
   for (const [label, files, passEnv] of passes) {
     if (files.length === 0) continue;

@@ -49,6 +49,9 @@ export async function startTestServer(
     databaseUrl = await createDatabase(adminUrl(), `t_${process.pid}_${++counter}`);
   }
   if (db === 'pglite') dataDir = mkdtempSync(path.join(tmpdir(), 'tavern-pglite-'));
+  // The room suites run a second time on Redis presence (test/run.ts sets TAVERN_TEST_PRESENCE).
+  const presenceOverride =
+    process.env.TAVERN_TEST_PRESENCE === 'redis' && db === 'postgres' && !('redisUrl' in overrides) ? { redisUrl: redisUrl() } : {};
   const config = parseConfig({}, [], {
     port: 0,
     host: '127.0.0.1',
@@ -59,6 +62,7 @@ export async function startTestServer(
     runtimePath: path.join(tmpdir(), 'tavern-no-modules'),
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(dataDir ? { dataDir } : {}),
+    ...presenceOverride,
     ...overrides,
   });
   const logs: Record<string, unknown>[] = [];
