@@ -22,8 +22,9 @@
  * Writes are Lua scripts, so each one is atomic: upsert reads the owner's key and version, ignores
  * an older version than the one stored (and answers the stored key's rank), else removes the old
  * key, adds the new one and stores it, and answers ZRANK + 1. Reads check the marker in the same
- * script, so a period that vanished from Redis (flushed, evicted, dropped by another process) is
- * noticed instead of answered as empty.
+ * script, so a period that vanished from Redis (flushed, expired, dropped by another process) is
+ * noticed instead of answered as empty: the process loads it again (with the loader its last
+ * ensure() got) and reads once more; a write falls back to SQL and the next ensure() reloads.
  *
  * Loading happens once per cluster: the first process to SET NX the marker loads the period from
  * PostgreSQL into temporary keys and, if its lease still holds, renames them into place and sets the
@@ -33,9 +34,10 @@
  * loaded snapshot at the handover (the snapshot may predate them), so none is lost.
  *
  * Periods that end are dropped by `dropExpired` (every process's scheduler calls it); as a backstop
- * their keys also carry a TTL until `graceSec` after the end (a relative TTL from the real time,
- * never shorter than `graceSec`, so a test clock set in the past can't make them vanish early). Redis must not evict these keys
- * (maxmemory-policy noeviction, or no maxmemory): an evicted entry would silently drop a rank.
+ * their keys also carry a TTL until `graceSec` after the end (relative to the real time and never
+ * shorter than `graceSec`, so a test clock set in the past can't make them vanish early). Redis
+ * must not evict these keys (maxmemory-policy noeviction, or no maxmemory): an evicted member
+ * would silently drop a rank. About 370 bytes of Redis memory per record (1,000,000: ~374 MB).
  *
  * `has()` must answer synchronously, so it reads a process-local set: a period is in it once this
  * process's `ensure()` saw it ready in Redis (loaded here or by another process) and until this
@@ -69,7 +71,7 @@ export class RankCacheGoneError extends Error {
   }
 }
 
-/** A period's keys. `load` and `loadOwners` are the temporary keys of one load. */
+/** A period's keys (a load also writes to `<set>:load:<token>` and `<owners>:load:<token>`). */
 interface PeriodKeys {
   set: string;
   owners: string;
@@ -245,6 +247,8 @@ return 1`,
 );
 
 const periodId = (leaderboardId: string, expiry: number) => `${expiry}:${leaderboardId}`;
+/** What a read script's answer becomes when the period is not ready in Redis. */
+const NOT_READY = Symbol('not ready');
 const hexOf = (ownerId: string) => ownerId.replaceAll('-', '');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** Temporary keys of a load live this long after their last write (ms). */
@@ -419,22 +423,36 @@ export class RedisRankCache implements RankCache {
     for (const [err] of results) if (err) throw err;
   }
 
+  /**
+   * Whether this process saw the period ready in Redis (its ensure() loaded it or found it loaded)
+   * and has not since dropped it or found it gone. Other processes may hold periods this one doesn't.
+   */
   has(leaderboardId: string, expiry: number): boolean {
     return this.loaded.has(periodId(leaderboardId, expiry));
   }
 
   /**
-   * A read found the period not ready in Redis. If this process had it, Redis lost it: load it
-   * again with the last loader and let the caller retry; otherwise it is simply not loaded.
+   * Runs a read script; `NOT_READY` from it means the period is not ready in Redis. If this process
+   * had it, Redis lost it (flushed, evicted, dropped by another process): load it again with the
+   * last loader and read once more. Otherwise the period is simply not loaded: `absent`.
    */
-  private async gone(leaderboardId: string, expiry: number): Promise<boolean> {
+  private async read<T>(leaderboardId: string, expiry: number, absent: T, query: () => Promise<T | typeof NOT_READY>): Promise<T> {
+    const first = await query();
+    if (first !== NOT_READY) return first;
     const id = periodId(leaderboardId, expiry);
     const load = this.loaded.get(id);
-    if (!load) return false;
-    this.loaded.delete(id);
-    await this.ensure(leaderboardId, expiry, load);
-    if (!this.has(leaderboardId, expiry)) throw new RankCacheGoneError(leaderboardId, expiry);
-    return true;
+    if (load) {
+      this.loaded.delete(id);
+      await this.ensure(leaderboardId, expiry, load);
+    } else {
+      // Not ours, unless a concurrent read of this process is loading it again right now.
+      const reloading = this.inflight.get(id);
+      if (!reloading) return absent;
+      await reloading;
+    }
+    const again = this.has(leaderboardId, expiry) ? await query() : NOT_READY;
+    if (again === NOT_READY) throw new RankCacheGoneError(leaderboardId, expiry);
+    return again;
   }
 
   async upsert(leaderboardId: string, expiry: number, ownerId: string, key: string, version: number): Promise<number> {
@@ -453,29 +471,26 @@ export class RedisRankCache implements RankCache {
 
   async rankOf(leaderboardId: string, expiry: number, ownerId: string): Promise<number | undefined> {
     const k = this.keys(leaderboardId, expiry);
-    for (;;) {
+    return this.read(leaderboardId, expiry, undefined, async () => {
       const r = Number(await this.run(RANK_OF, k.set, k.owners, k.marker, hexOf(ownerId)));
-      if (r >= 0) return r === 0 ? undefined : r;
-      if (!(await this.gone(leaderboardId, expiry))) return undefined;
-    }
+      return r < 0 ? NOT_READY : r === 0 ? undefined : r;
+    });
   }
 
   async rankOfKey(leaderboardId: string, expiry: number, key: string): Promise<number | undefined> {
     const k = this.keys(leaderboardId, expiry);
-    for (;;) {
+    return this.read(leaderboardId, expiry, undefined, async () => {
       const r = Number(await this.run(RANK_OF_KEY, k.set, k.marker, key));
-      if (r >= 0) return r === 0 ? undefined : r;
-      if (!(await this.gone(leaderboardId, expiry))) return undefined;
-    }
+      return r < 0 ? NOT_READY : r === 0 ? undefined : r;
+    });
   }
 
   async count(leaderboardId: string, expiry: number): Promise<number> {
     const k = this.keys(leaderboardId, expiry);
-    for (;;) {
+    return this.read(leaderboardId, expiry, 0, async () => {
       const r = Number(await this.run(COUNT, k.set, k.marker));
-      if (r >= 0) return r;
-      if (!(await this.gone(leaderboardId, expiry))) return 0;
-    }
+      return r < 0 ? NOT_READY : r;
+    });
   }
 
   async range(leaderboardId: string, expiry: number, start: number, end: number): Promise<string[]> {
@@ -483,11 +498,10 @@ export class RedisRankCache implements RankCache {
     start = Math.max(0, start);
     if (end < start) return [];
     const k = this.keys(leaderboardId, expiry);
-    for (;;) {
+    return this.read(leaderboardId, expiry, [], async () => {
       const r = (await this.run(RANGE, k.set, k.marker, start, end)) as string[] | null;
-      if (r) return r;
-      if (!(await this.gone(leaderboardId, expiry))) return [];
-    }
+      return r ?? NOT_READY;
+    });
   }
 
   private async dropPeriod(leaderboardId: string, expiry: number): Promise<void> {

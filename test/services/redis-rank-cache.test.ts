@@ -321,6 +321,18 @@ describe('RedisRankCache', () => {
     await admin.del(...(await keysOf(prefix)));
     assert.equal(await a.rankOf('lost', 0, owner), 2);
     assert.equal(l.calls, 2);
+    // Concurrent reads of a lost period share one reload.
+    await admin.del(...(await keysOf(prefix)));
+    assert.deepEqual(
+      await Promise.all([
+        a.rankOf('lost', 0, owner),
+        a.count('lost', 0),
+        a.range('lost', 0, 0, 5),
+        a.rankOfKey('lost', 0, entries[0]!.key),
+      ]),
+      [2, 2, [entries[1]!.key, entries[0]!.key], 2],
+    );
+    assert.equal(l.calls, 3);
     await admin.del(...(await keysOf(prefix)));
     assert.equal(await a.upsert('lost', 0, owner, rankKey(true, 50n, 0n, 1n, owner), 2), 0);
     assert.equal(a.has('lost', 0), false);
