@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LocalPresence, matchMaker, Server as GameServer, type Presence } from '@colyseus/core';
+import { LocalPresence, matchMaker, Server as GameServer, type IRoomCache, type MatchMakerDriver, type Presence } from '@colyseus/core';
 import { RedisPresence } from '@colyseus/redis-presence';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
@@ -24,8 +24,9 @@ import { Runtime } from './hooks/runtime.js';
 import { Metrics } from './metrics.js';
 import { bindRoom, type RoomDeps } from './rooms/base.room.js';
 import { IndexedLocalDriver } from './rooms/local.driver.js';
+import { TavernRedisDriver } from './rooms/redis.driver.js';
 import { ChatRoom } from './rooms/chat.room.js';
-import { SessionRoom } from './rooms/session.room.js';
+import { SessionRoom, sweepSessionListing } from './rooms/session.room.js';
 import { ColyseusMatchPort } from './rooms/match-directory.js';
 import { matchRoom } from './rooms/match.room.js';
 import { MATCH_ROOM } from './rooms/match-seats.js';
@@ -66,6 +67,11 @@ export interface ServerOptions {
   clock?: Clock;
   /** How often the leaderboard scheduler looks for ended periods (ms); 0 turns the timer off. */
   schedulerIntervalMs?: number;
+  /**
+   * The room registry. Default: Tavern's Redis driver with REDIS_URL, else an in-process one.
+   * Benchmarks pass the stock `@colyseus/redis-driver` here to compare.
+   */
+  driver?: MatchMakerDriver;
 }
 
 /** Starts a server from a parsed configuration. */
@@ -88,9 +94,26 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const em = () => orm.em.fork() as unknown as Em;
 
-  // TODO(M1.6): REDIS_URL also switches the room registry (driver) to Redis.
+  // REDIS_URL makes this process one of a fleet: presence (pub/sub, shared keys) and the room
+  // registry move to Redis, so any process finds, joins and signals any room.
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
-  const driver = new IndexedLocalDriver();
+  const fleetLog = log.child({ scope: 'fleet' });
+  const driver: MatchMakerDriver =
+    options.driver ??
+    (config.redisUrl
+      ? fleetDriver(
+          config.redisUrl,
+          async (processId, rooms) => {
+            // A survivor swept a process that stopped heart-beating (killed, frozen, cut off).
+            await matchMaker.stats.excludeProcess(processId);
+            let sessions = 0;
+            for (const room of rooms) if (await sweepSessionListing(presence, room)) sessions++;
+            fleetLog.warn({ processId, rooms: rooms.length, sessions }, 'a process stopped answering: its rooms were removed');
+          },
+          fleetLog,
+        )
+      : new IndexedLocalDriver());
+  const shared = config.redisUrl !== undefined || options.driver !== undefined;
   const metrics = new Metrics();
   const signer = new TokenSigner(config);
   const revocations = new RevocationStore(em, presence, log.child({ scope: 'revocations' }));
@@ -167,6 +190,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     (periods) => log.debug({ periods }, 'leaderboard ranks loaded'),
     (err: unknown) => log.error({ err }, 'loading leaderboard ranks failed'),
   );
+  const publicAddress = advertisedAddress(config, fleetLog);
   const http: HttpServer = createServer(app);
   // The frame limit sits well above the content limit, so oversized content reaches the room and
   // gets an `error` message instead of a silently closed socket.
@@ -178,11 +202,8 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     gracefullyShutdown: false,
     greet: false,
     logger: log.child({ scope: 'colyseus' }),
-    ...(config.publicAddress ? { publicAddress: config.publicAddress } : {}),
-    // The room registry is still per process (TODO(M1.6): a shared driver), so a room must be
-    // created where it will be found: here. Colyseus would otherwise pick the least loaded process
-    // of everyone on the same Redis, whose rooms this process cannot see.
-    selectProcessIdToCreateRoom: async () => matchMaker.processId,
+    ...(publicAddress ? { publicAddress } : {}),
+    selectProcessIdToCreateRoom: shared ? (roomName: string) => placeRoom(roomName, driver) : async () => matchMaker.processId,
   });
   const roomDeps: RoomDeps = {
     verifier,
@@ -194,6 +215,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     em,
     singleSocket: config.singleSocket,
     flow: { messagesPerSecond: config.messagesPerSecond, maxBufferedBytes: config.maxBufferedBytes },
+    shutdownGraceSec: config.shutdownGraceSec,
   };
   game.define('session', bindRoom(SessionRoom, roomDeps));
   game.define('chat', bindRoom(ChatRoom, roomDeps));
@@ -259,4 +281,45 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     leaderboards: { ...leaderboards, scheduler },
     close,
   };
+}
+
+/** The fleet's room registry: Tavern's Redis driver (src/rooms/redis.driver.ts says why not the stock one). */
+function fleetDriver(
+  url: string,
+  onProcessGone: (processId: string, rooms: IRoomCache[]) => Promise<void>,
+  log: Logger,
+): TavernRedisDriver {
+  return new TavernRedisDriver({ url, onProcessGone, onError: (err) => log.warn({ err }, 'room registry: Redis error') });
+}
+
+/**
+ * Where a new room goes. A session room stays on the process its client asked (the client
+ * connects to it next, and nothing else ever joins it); any other room goes to the least loaded
+ * live process, as Colyseus does by default, but among processes still heart-beating.
+ */
+async function placeRoom(roomName: string, driver: MatchMakerDriver): Promise<string> {
+  if (roomName === 'session') return matchMaker.processId;
+  const live = driver instanceof TavernRedisDriver ? new Set(await driver.liveProcesses()) : undefined;
+  let best: { processId: string; roomCount: number } | undefined;
+  for (const p of await matchMaker.stats.fetchAll()) {
+    if (live && !live.has(p.processId)) continue;
+    if (!best || p.roomCount < best.roomCount) best = p;
+  }
+  return best?.processId ?? matchMaker.processId;
+}
+
+/**
+ * The address this process's rooms tell clients to connect to. In a fleet every process needs its
+ * own (a client's WebSocket must reach the process that owns its room): TAVERN_PUBLIC_ADDRESS, or
+ * `<host>:<port>` of this machine, which only works without a proxy in front.
+ */
+function advertisedAddress(config: Config, log: Logger): string | undefined {
+  if (config.publicAddress) return config.publicAddress;
+  if (!config.redisUrl || config.port === 0) return undefined;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  log.warn(
+    { publicAddress: `${host}:${config.port}` },
+    'TAVERN_PUBLIC_ADDRESS is unset: clients of this fleet are sent to this host and port',
+  );
+  return `${host}:${config.port}`;
 }

@@ -170,3 +170,23 @@ export class SessionActor {
     await this.disappear();
   }
 }
+
+/**
+ * Takes a session offline on behalf of a process that died without doing it (a survivor calls this
+ * for every session room the dead process hosted): it leaves the user's online set, its status
+ * entry goes, and followers get the leave they would have got from `stop()`.
+ */
+export async function sweepSession(presence: PresenceStore, userId: string, sessionId: string): Promise<void> {
+  const raw = await presence.get(statusKey(userId, sessionId));
+  await presence.srem(onlineKey(userId), sessionId);
+  if (!raw) return;
+  await presence.del(statusKey(userId, sessionId));
+  let left: StatusPresence;
+  try {
+    left = JSON.parse(raw) as StatusPresence;
+  } catch {
+    left = { user_id: userId, session_id: sessionId, username: '' };
+  }
+  const event: StatusPresenceEvent = { leaves: [left] };
+  await presence.publish(statusChannel(userId), event);
+}

@@ -4,7 +4,7 @@
  * before/after hooks, and turns any handler failure into a logged `error` message instead of a
  * dead process. Rooms get their dependencies from `bindRoom`, never from module state.
  */
-import { Room, ServerError, type AuthContext, type Client, type RoomException, type RoomMethodName } from '@colyseus/core';
+import { matchMaker, Room, ServerError, type AuthContext, type Client, type RoomException, type RoomMethodName } from '@colyseus/core';
 import type { Logger } from 'pino';
 import { ZodError, type z } from 'zod';
 import type { SessionVerifier, VerifiedSession } from '../auth/verifier.js';
@@ -31,6 +31,14 @@ export interface RoomDeps {
   singleSocket: boolean;
   /** Per-client message rate and unsent-data cap. */
   flow: FlowLimits;
+  /** How long a draining process gives its rooms (told to clients in `server_shutdown`). */
+  shutdownGraceSec: number;
+}
+
+/** Sent to every client of a draining process before its room closes (Tavern's addition to Nakama's messages). */
+export interface ShutdownMessage {
+  /** Seconds the process gives its rooms before it exits. */
+  grace_seconds: number;
 }
 
 /** The identity attached to every client (`client.auth`). */
@@ -294,6 +302,25 @@ export abstract class TavernRoom extends Room {
         // The client may be gone.
       }
     }
+  }
+
+  /**
+   * Drain: the room leaves the listings at once (matchmaking and `GET /v2/match` stop offering it;
+   * Colyseus has already locked it), its clients hear `server_shutdown`, then `closeForShutdown`
+   * ends it — at once by default; an authoritative match runs its terminate handler first.
+   */
+  override onBeforeShutdown(): void {
+    void Promise.resolve(matchMaker.driver.remove(this.roomId)).catch((err: unknown) =>
+      this.log.warn({ err }, 'unlisting a draining room failed'),
+    );
+    const notice: ShutdownMessage = { grace_seconds: this.deps.shutdownGraceSec };
+    this.broadcast('server_shutdown', notice);
+    this.closeForShutdown();
+  }
+
+  /** How the room ends when its process drains. */
+  protected closeForShutdown(): void {
+    super.onBeforeShutdown();
   }
 
   override onDrop(client: Client): void {

@@ -37,6 +37,7 @@ export interface ChatEvent {
 export class ChatRoom extends TavernRoom {
   private actor!: ChatActor;
   private channel!: chat.Channel;
+  private subscribed = false;
   private readonly onChatEvent = (data: unknown) => {
     try {
       const event = data as ChatEvent;
@@ -72,7 +73,8 @@ export class ChatRoom extends TavernRoom {
       this.channel,
     );
     this.state = this.actor.state;
-    void this.presence.subscribe(chatChannel(this.channel.id), this.onChatEvent);
+    // No side effects here: two processes may create this channel's room at once, and the one
+    // that loses the insert is discarded. The presence subscription starts with the first join.
     const limit = this.deps.messageLimitBytes;
     this.handle('channel_message_send', ChannelMessageSend, (client, m) =>
       this.actor.send(this.own(client, m.channel_id), chat.contentText(m.content, limit)),
@@ -93,6 +95,10 @@ export class ChatRoom extends TavernRoom {
 
   override async onJoin(client: Client, options: { channelId?: unknown; persistence?: unknown; hidden?: unknown }): Promise<void> {
     if (options.channelId !== this.channel.id) throw new Error('join options name another channel');
+    if (!this.subscribed) {
+      this.subscribed = true;
+      await this.presence.subscribe(chatChannel(this.channel.id), this.onChatEvent);
+    }
     const auth = client.auth as ClientAuth;
     const otherAbsent = this.channel.type === chat.ChannelType.DIRECT_MESSAGE && !this.actor.hasUser(otherUser(this.channel, auth.userId));
     const welcome = this.actor.join({
@@ -128,6 +134,7 @@ export class ChatRoom extends TavernRoom {
   }
 
   override onDispose(): void {
+    if (!this.subscribed) return;
     void Promise.resolve(this.presence.unsubscribe(chatChannel(this.channel.id), this.onChatEvent)).catch(() => undefined);
   }
 }

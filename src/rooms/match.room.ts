@@ -261,11 +261,11 @@ export class MatchRoom extends TavernRoom {
   }
 
   /** Shutdown: an authoritative match gets `matchTerminate` and its grace period; a relayed one closes now. */
-  override onBeforeShutdown(): void {
+  protected override closeForShutdown(): void {
     if (this.actor instanceof MatchRunner && this.actor.running) {
       // The runner handles its handler's failures; the match ends (and the room closes) when the grace period is over.
       this.actor.terminate(this.matchDeps.shutdownGraceSec).catch((err: unknown) => this.log.error({ err }, 'match terminate failed'));
-    } else super.onBeforeShutdown();
+    } else super.closeForShutdown();
   }
 
   /** Refused joins and creations are ServerErrors this room raised on purpose: already answered, not failures. */

@@ -5,9 +5,9 @@
  * session actor: status, follows and live notifications live there.
  */
 import { schema, t } from '@colyseus/schema';
-import type { Client } from '@colyseus/core';
+import type { Client, IRoomCache } from '@colyseus/core';
 import { z } from 'zod';
-import { MAX_STATUS_BYTES, SessionActor, singleSocketChannel } from '../actors/session.actor.js';
+import { MAX_STATUS_BYTES, SessionActor, singleSocketChannel, sweepSession, type PresenceStore } from '../actors/session.actor.js';
 import { AppError, Code } from '../errors.js';
 import { NotificationCode } from '../services/notifications.js';
 import { getUsers } from '../services/users.js';
@@ -67,6 +67,19 @@ export const CLOSE_SINGLE_SOCKET = 4409;
 /** The room id of a session's room. */
 export const sessionRoomId = (sessionId: string) => `session_${sessionId}`;
 
+/** The metadata of a session room's listing. */
+export interface SessionListing {
+  userId: string;
+}
+
+/** Takes offline the session of a session room listing whose process died. */
+export async function sweepSessionListing(presence: PresenceStore, room: IRoomCache): Promise<boolean> {
+  const userId = (room.metadata as Partial<SessionListing> | undefined)?.userId;
+  if (room.name !== 'session' || typeof userId !== 'string' || !room.roomId.startsWith('session_')) return false;
+  await sweepSession(presence, userId, room.roomId.slice('session_'.length));
+  return true;
+}
+
 export class SessionRoom extends TavernRoom {
   override maxClients = 1;
   // Nothing changes often here: send state changes when they happen, not on a 50 ms timer.
@@ -94,13 +107,17 @@ export class SessionRoom extends TavernRoom {
   /** The session id comes from the verified token, never from what the client sent. */
   static prepareOptions(options: Record<string, unknown>, auth: ClientAuth): void {
     options.sid = auth.sid;
+    options.uid = auth.userId;
   }
 
-  override onCreate(options: { sid?: unknown }): void {
-    if (typeof options.sid !== 'string') throw new Error('session room needs a verified session id');
+  override onCreate(options: { sid?: unknown; uid?: unknown }): void {
+    if (typeof options.sid !== 'string' || typeof options.uid !== 'string') throw new Error('session room needs a verified session');
     this.sessionId = options.sid;
     this.roomId = sessionRoomId(options.sid);
-    void this.setPrivate(true);
+    // Listed with the room before it is recorded (no extra write): a survivor that sweeps this
+    // process after a crash takes the session offline with it (see `sweepSessionListing`).
+    void this.setMetadata({ userId: options.uid } satisfies SessionListing, false);
+    void this.setPrivate(true, false);
     this.state = new SessionState();
     this.handle('ping', PingMessage, (client, message) => client.send('pong', message ?? {}));
     this.handle('rpc', RpcMessage, (client, message) => this.rpc(client, message));

@@ -4,6 +4,7 @@
  * message validation and limits, and realtime before hooks.
  */
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { matchMaker } from '@colyseus/core';
@@ -715,7 +716,15 @@ describe('shutdown', () => {
       assert.equal(await within(left, 'onLeave'), CloseCode.SERVER_SHUTDOWN);
       await sleep(50);
       assert.deepEqual(rejections, []);
-      assert.equal((await matchMaker.query({ name: 'session' })).length, 0);
+      if (s.config.redisUrl) {
+        // The registry is in Redis (the stopped server's driver is closed): no session listed.
+        const redis = new Redis(s.config.redisUrl);
+        try {
+          assert.equal(await redis.scard('tavern:mm:name:session'), 0);
+        } finally {
+          redis.disconnect();
+        }
+      } else assert.equal((await matchMaker.query({ name: 'session' })).length, 0);
     } finally {
       process.off('unhandledRejection', onRejection);
     }

@@ -3,6 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { freePort } from './ports.js';
 
+/** Logical databases of a test Redis: each test process takes its own (see `redisUrl()`). */
+export const TEST_DATABASES = 1024;
+
 export interface TestRedis {
   url: string;
   stop(): Promise<void>;
@@ -22,9 +25,13 @@ function ping(port: number): Promise<boolean> {
 
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--databases', String(TEST_DATABASES)],
+    {
+      stdio: 'ignore',
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 15_000;
   while (!(await ping(port))) {

@@ -11,6 +11,7 @@ import { parseConfig, type SETTINGS } from '../../src/config.js';
 import { REDACT_PATHS } from '../../src/logger.js';
 import { startServer, type ServerOptions, type Tavern } from '../../src/server.js';
 import { createDatabase } from './postgres.js';
+import { TEST_DATABASES } from './redis.js';
 
 export type Overrides = Partial<Record<keyof typeof SETTINGS, unknown>>;
 
@@ -89,11 +90,19 @@ export async function startTestServer(
   };
 }
 
-/** URL of the Redis tests use: `TEST_REDIS_URL`, or the one the runner started. */
+/**
+ * URL of the Redis tests use: `TEST_REDIS_URL`, or the one the runner started, on a logical
+ * database of this test process's own. Test files run two at a time, and servers that share a
+ * Redis form one fleet: they would list, place and sweep each other's rooms. Keys are per
+ * database (the room registry, Colyseus's process table); pub/sub is not, so tests still use
+ * unique channel names.
+ */
 export function redisUrl(): string {
   const url = process.env.TEST_REDIS_URL ?? process.env.TAVERN_TEST_REDIS_URL;
   if (!url) throw new Error('no test Redis: run through `npm test` or set TEST_REDIS_URL');
-  return url;
+  const u = new URL(url);
+  if (u.pathname === '' || u.pathname === '/') u.pathname = `/${1 + (process.pid % (TEST_DATABASES - 1))}`;
+  return u.toString();
 }
 
 /** Basic auth header with the default server key, as Nakama clients send it. */
