@@ -100,7 +100,7 @@ export const SETTINGS = {
   redisUrl: setting({
     env: 'REDIS_URL',
     schema: optionalUrl,
-    description: 'Redis URL: presence (pub/sub, online status) goes through Redis so several processes share it; needs `DATABASE_URL`',
+    description: 'Redis URL: presence and the room registry go through Redis so several processes form one fleet; needs `DATABASE_URL`',
   }),
   dataDir: setting({
     env: 'TAVERN_DATA_DIR',
