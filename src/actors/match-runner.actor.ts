@@ -2,8 +2,8 @@
  * An authoritative match: runs a designer's `MatchHandler` (Nakama's interface) — init, join
  * attempts, joins and leaves, a loop at the handler's tick rate over the messages received since
  * the last tick, signals, and termination with a grace period. Transport-free: it talks to the
- * world through `MatchRunnerPorts` (timers, delivery, kicks, listing label, state patches, end),
- * so unit tests drive it with a fake clock.
+ * world through `MatchRunnerPorts` (match-runner-ports.ts: timers, delivery, kicks, listing label,
+ * state patches, end), so unit tests drive it with a fake clock.
  *
  * Handler functions may be synchronous or return promises (Tavern's `nk` is asynchronous). They
  * run one at a time, in order, through a mailbox, as Nakama runs a match on one goroutine; a tick
@@ -16,54 +16,16 @@
  * and the room synchronises the presences only.
  */
 import { Schema, StateView } from '@colyseus/schema';
-import type { Logger } from 'pino';
 import { AppError, Code, invalid, notFound } from '../errors.js';
-import { buildContext, type RuntimeInfo } from '../hooks/context.js';
-import type { Nakama } from '../hooks/nk.js';
+import { buildContext } from '../hooks/context.js';
 import type { HookContext } from '../hooks/registry.js';
-import type { Context, MatchDispatcher, MatchHandler, MatchMessage, Presence } from '../hooks/types.js';
+import type { Context, MatchDispatcher, MatchMessage, Presence } from '../hooks/types.js';
 import { MAX_TICK_RATE, MIN_TICK_RATE } from '../services/matches.js';
 import { checkLabel, createDispatcher, type Outgoing } from './match-dispatcher.js';
-import { MatchMembers, MatchState, type MatchMessage as JoinMessage, type MatchSend } from './match-members.js';
+import { MatchMembers, MatchState, type MatchMessage as JoinMessage } from './match-members.js';
+import type { MatchEndReason, MatchRunnerOptions, MatchRunnerPorts } from './match-runner-ports.js';
 
-/** Time and timers; the room passes Node's, tests a fake clock. Both timer kinds return a cancel function. */
-export interface MatchTimers {
-  now(): number;
-  every(ms: number, fn: () => void): () => void;
-  after(ms: number, fn: () => void): () => void;
-}
-
-/** Why a match ended. */
-export type MatchEndReason = 'loop_ended' | 'handler_ended' | 'handler_error' | 'terminated';
-
-export interface MatchRunnerPorts {
-  timers: MatchTimers;
-  send: MatchSend;
-  /** Removes members from the match (their leave follows through `leave`). */
-  kick(sessionIds: readonly string[]): void;
-  /** The label changed: update the match listing. */
-  labelChanged(label: string): void;
-  /** Sends state changes to clients now (after each handler call). */
-  patch(): void;
-  /** The match is over: close it. Called once. */
-  ended(reason: MatchEndReason): void;
-}
-
-export interface MatchRunnerOptions {
-  matchId: string;
-  handlerName: string;
-  handler: MatchHandler;
-  /** The logger the handler gets (its module's). */
-  logger: Logger;
-  /** The runner's own log (failures, dropped messages). */
-  log: Logger;
-  nk: Nakama;
-  info: RuntimeInfo;
-  /** Most messages queued between two ticks; more are dropped and logged (Nakama: 128). */
-  inputQueueSize?: number;
-  /** Most deferred broadcasts waiting for the end of a tick (Nakama: 128). */
-  deferredQueueSize?: number;
-}
+export type { MatchEndReason, MatchRunnerOptions, MatchRunnerPorts, MatchTimers } from './match-runner-ports.js';
 
 type Status = 'new' | 'running' | 'terminating' | 'ended';
 /** What `call` returns when the handler threw (the match has ended). */

@@ -1,57 +1,27 @@
 /**
- * Leaderboards over REST with the real nakama-js client: operators, sort orders, ties, cursors,
- * records around an owner, authoritative boards, account deletion, and Nakama's wire shapes.
+ * Leaderboard writes over REST with the real nakama-js client: operators and sort orders, the
+ * wire shape of a record, authoritative boards, deletes (account deletion included), and hooks.
+ * Ranks, ties, cursors and records around an owner are in leaderboards-lists.test.ts.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Client, type Session } from '@heroiclabs/nakama-js';
-import { http, startTestServer, type TestServer } from '../support/server.js';
-import { assertError, RFC3339, uniq } from '../support/wire.js';
+import type { Client, Session } from '@heroiclabs/nakama-js';
+import { leaderboardHelpers, rejection, startLeaderboardsServer } from '../support/leaderboards.js';
+import { http, type TestServer } from '../support/server.js';
+import { assertError, RFC3339 } from '../support/wire.js';
 
 let s: TestServer;
 let client: Client;
 
 before(async () => {
-  s = await startTestServer();
-  client = new Client('defaultkey', '127.0.0.1', String(s.port), false, 7000, false);
+  ({ s, client } = await startLeaderboardsServer());
 });
 after(async () => {
   await s?.stop();
 });
 
-const nk = () => s.runtime.nk;
-const player = () => client.authenticateDevice(uniq('lb-device-'), true, uniq('lb_'));
-
-/** What nakama-js rejects with on an HTTP error: the fetch Response itself. */
-async function rejection(p: Promise<unknown>): Promise<{ status: number; body: any }> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof Response, `expected a Response, got ${String(err)}`);
-    return { status: err.status, body: await err.json() };
-  }
-  assert.fail('expected the call to be rejected');
-}
-
-async function board(opts: { sort?: string; operator?: string; authoritative?: boolean } = {}): Promise<string> {
-  const id = uniq('board-');
-  await nk().leaderboardCreate(id, opts.authoritative ?? false, opts.sort ?? 'descending', opts.operator ?? 'best', null, { kind: 'test' });
-  return id;
-}
-
-/** Writes scores for fresh owners through nk, in order; returns the owner ids. */
-async function fill(id: string, scores: [number, number?][]): Promise<string[]> {
-  const owners: string[] = [];
-  for (const [score, sub] of scores) {
-    const owner = randomUUID();
-    await nk().leaderboardRecordWrite(id, owner, `u${owners.length}`, score, sub ?? 0);
-    owners.push(owner);
-  }
-  return owners;
-}
-
-const get = (session: Session, path: string) => http(s.url, 'GET', path, { auth: `Bearer ${session.token}` });
+const { nk, player, board, fill, get } = leaderboardHelpers(() => ({ s, client }));
 
 describe('operators and sort orders', () => {
   const write = async (session: Session, id: string, score: number, subscore = 0) =>
@@ -140,60 +110,6 @@ describe('operators and sort orders', () => {
   });
 });
 
-describe('ranks and ties', () => {
-  test('descending: score, then subscore, then who got there first; ranks as strings', async () => {
-    const id = await board();
-    const [a, b, c, d, e] = await fill(id, [[100], [100, 5], [90], [100], [100, 5]]);
-    const p = await player();
-    const list = await get(p, `/v2/leaderboard/${id}?limit=10`);
-    assert.equal(list.status, 200);
-    assert.deepEqual(
-      list.body.records.map((r: any) => r.owner_id),
-      [b, e, a, d, c],
-    );
-    assert.deepEqual(
-      list.body.records.map((r: any) => r.rank),
-      ['1', '2', '3', '4', '5'],
-    );
-    assert.equal(list.body.rank_count, '5');
-  });
-
-  test('ascending: lowest first, ties by time', async () => {
-    const id = await board({ sort: 'ascending' });
-    const [a, b, c] = await fill(id, [[10], [5], [10]]);
-    const list = await client.listLeaderboardRecords(await player(), id, undefined, 10);
-    assert.deepEqual(
-      list.records!.map((r) => [r.owner_id, r.rank]),
-      [
-        [b, 1],
-        [a, 2],
-        [c, 3],
-      ],
-    );
-  });
-
-  test('a better score moves the owner up; an equal one does not change its place', async () => {
-    const id = await board();
-    const [a, b] = await fill(id, [[10], [10]]);
-    await nk().leaderboardRecordWrite(id, a!, null, 10, 0);
-    let list = await nk().leaderboardRecordsList(id, null, 10);
-    assert.deepEqual(
-      list.records.map((r) => r.ownerId),
-      [a, b],
-      'an equal best write keeps the earlier time',
-    );
-    await nk().leaderboardRecordWrite(id, b!, null, 11, 0);
-    list = await nk().leaderboardRecordsList(id, null, 10);
-    assert.deepEqual(
-      list.records.map((r) => [r.ownerId, r.rank]),
-      [
-        [b, 1],
-        [a, 2],
-      ],
-    );
-  });
-});
-
 describe('wire shape', () => {
   test("Nakama's LeaderboardRecord: snake_case, int64 strings, JSON metadata, times, zero values omitted", async () => {
     const id = await board();
@@ -230,80 +146,6 @@ describe('wire shape', () => {
     assert.equal(one.body.records.length, 1, "Nakama's default page is one record");
     assertError(await get(p, `/v2/leaderboard/${id}?limit=1001`), 400, 3, /Invalid limit - limit must be between 1 and 1000\./);
     assertError(await get(p, `/v2/leaderboard/${id}?owner_ids=nope`), 400, 3, 'One or more owner IDs are invalid.');
-  });
-});
-
-describe('cursors', () => {
-  test('next pages forward, prev returns the previous page; ranks follow the page', async () => {
-    const id = await board();
-    await fill(
-      id,
-      Array.from({ length: 25 }, (_, i) => [1000 - i] as [number]),
-    );
-    const p = await player();
-    const page1 = await client.listLeaderboardRecords(p, id, undefined, 10);
-    assert.equal(page1.prev_cursor, undefined);
-    assert.deepEqual(
-      page1.records!.map((r) => r.rank),
-      Array.from({ length: 10 }, (_, i) => i + 1),
-    );
-    const page2 = await client.listLeaderboardRecords(p, id, undefined, 10, page1.next_cursor);
-    assert.deepEqual(
-      page2.records!.map((r) => r.score),
-      Array.from({ length: 10 }, (_, i) => 990 - i),
-    );
-    assert.equal(page2.records![0]!.rank, 11);
-    const page3 = await client.listLeaderboardRecords(p, id, undefined, 10, page2.next_cursor);
-    assert.equal(page3.records!.length, 5);
-    assert.equal(page3.next_cursor, undefined);
-    const back2 = await client.listLeaderboardRecords(p, id, undefined, 10, page3.prev_cursor);
-    assert.deepEqual(back2.records, page2.records);
-    assert.ok(back2.next_cursor && back2.prev_cursor);
-    const back1 = await client.listLeaderboardRecords(p, id, undefined, 10, back2.prev_cursor);
-    assert.deepEqual(back1.records, page1.records);
-    assert.equal(back1.prev_cursor, undefined);
-    const again2 = await client.listLeaderboardRecords(p, id, undefined, 10, back1.next_cursor);
-    assert.deepEqual(again2.records, page2.records);
-    assertError(await get(p, `/v2/leaderboard/${id}?limit=10&cursor=garbage`), 400, 3, 'Cursor is invalid or expired.');
-    const other = await board();
-    assertError(await get(p, `/v2/leaderboard/${other}?limit=10&cursor=${page1.next_cursor}`), 400, 3);
-  });
-});
-
-describe('around an owner', () => {
-  test('top, middle and bottom of a board', async () => {
-    const id = await board();
-    const owners = await fill(
-      id,
-      Array.from({ length: 21 }, (_, i) => [100 - i] as [number]),
-    );
-    const p = await player();
-    const around = async (owner: string) => {
-      const list = await client.listLeaderboardRecordsAroundOwner(p, id, owner, 5);
-      return { ranks: list.records!.map((r) => r.rank), list };
-    };
-    const top = await around(owners[0]!);
-    assert.deepEqual(top.ranks, [1, 2, 3, 4, 5]);
-    assert.equal(top.list.prev_cursor, undefined);
-    assert.ok(top.list.next_cursor);
-    const mid = await around(owners[10]!);
-    assert.deepEqual(mid.ranks, [9, 10, 11, 12, 13]);
-    assert.equal(mid.list.records![2]!.owner_id, owners[10]);
-    assert.ok(mid.list.prev_cursor && mid.list.next_cursor);
-    const bottom = await around(owners[20]!);
-    assert.deepEqual(bottom.ranks, [17, 18, 19, 20, 21]);
-    assert.equal(bottom.list.next_cursor, undefined);
-    assert.equal(bottom.list.rank_count, 21);
-    // The cursors page on from the window.
-    const next = await client.listLeaderboardRecordsAroundOwner(p, id, owners[10]!, 5, undefined, mid.list.next_cursor!);
-    assert.deepEqual(
-      next.records!.map((r) => r.rank),
-      [14, 15, 16, 17, 18],
-    );
-    const none = await client.listLeaderboardRecordsAroundOwner(p, id, randomUUID(), 5);
-    assert.equal(none.records?.length ?? 0, 0);
-    assertError(await get(p, `/v2/leaderboard/${id}/owner/${owners[0]}?limit=101`), 400, 3);
-    assertError(await get(p, `/v2/leaderboard/${id}/owner/not-a-uuid`), 400, 3, 'Invalid owner ID provided.');
   });
 });
 
@@ -358,34 +200,6 @@ describe('authoritative boards and deletes', () => {
     );
     await nk().accountDeleteId(q.user_id!);
     assert.equal((await nk().leaderboardRecordsList(id, null, 10)).rankCount, 0);
-  });
-});
-
-describe('nk', () => {
-  test('leaderboardsGetId, leaderboardList, haystack and delete', async () => {
-    const id = await board();
-    const [a, b, c] = await fill(id, [[3], [2], [1]]);
-    const [got] = await nk().leaderboardsGetId([id, 'missing']);
-    assert.equal(got!.id, id);
-    assert.equal(got!.sortOrder, 'descending');
-    assert.equal(got!.operator, 'best');
-    assert.deepEqual(got!.metadata, { kind: 'test' });
-    const hay = await nk().leaderboardRecordsHaystack(id, b!, 3);
-    assert.deepEqual(
-      hay.records.map((r) => r.ownerId),
-      [a, b, c],
-    );
-    let listed: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await nk().leaderboardList(2, cursor);
-      listed = listed.concat(page.leaderboards.map((l) => l.id));
-      cursor = page.cursor;
-    } while (cursor);
-    assert.ok(listed.includes(id));
-    await nk().leaderboardDelete(id);
-    assert.deepEqual(await nk().leaderboardsGetId([id]), []);
-    await assert.rejects(nk().leaderboardRecordWrite(id, a!, null, 1, 0), /Leaderboard not found/);
   });
 });
 
