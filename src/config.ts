@@ -238,6 +238,24 @@ export const SETTINGS = {
     default: 1000,
     description: 'most friends, invites and blocks one user may have; adds beyond it are refused',
   }),
+  matchmakerIntervalMs: setting({
+    env: 'TAVERN_MATCHMAKER_INTERVAL_MS',
+    schema: int(10, 3_600_000),
+    default: 15_000,
+    description: 'how often each matchmaker queue forms matches (Nakama `matchmaker.interval_sec`: 15 s)',
+  }),
+  matchmakerMaxIntervals: setting({
+    env: 'TAVERN_MATCHMAKER_MAX_INTERVALS',
+    schema: int(1, 1000),
+    default: 2,
+    description: 'intervals a ticket waits for a full match before it accepts fewer players, down to its `min_count`',
+  }),
+  matchmakerMaxTickets: setting({
+    env: 'TAVERN_MATCHMAKER_MAX_TICKETS',
+    schema: int(1, 100),
+    default: 3,
+    description: 'matchmaker tickets one user (or party) may have waiting at once',
+  }),
   metrics: setting({
     env: 'TAVERN_METRICS',
     schema: bool,

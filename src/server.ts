@@ -30,6 +30,11 @@ import { SessionRoom, sweepSessionListing } from './rooms/session.room.js';
 import { ColyseusMatchPort } from './rooms/match-directory.js';
 import { matchRoom } from './rooms/match.room.js';
 import { MATCH_ROOM } from './rooms/match-seats.js';
+import { MATCHMAKER_ROOM, partyMatchmaker } from './rooms/matchmaker-client.js';
+import { ColyseusPartyPort } from './rooms/party-directory.js';
+import { PARTY_ROOM, partyRoom } from './rooms/party.room.js';
+import { matchmakerRoom } from './rooms/matchmaker.room.js';
+import { LocalMatchmakerStore, RedisMatchmakerStore, type MatchmakerStore } from './services/matchmaker-store.js';
 import type { Em } from './services/db.js';
 import { periodHandlers } from './hooks/leaderboard-events.js';
 import { warmRankCache } from './services/leaderboard-records.js';
@@ -128,7 +133,11 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     : undefined;
   const ranks = redisRanks ?? new LocalRankCache();
   const leaderboards: LeaderboardPorts = { clock: options.clock ?? systemClock, ranks };
-  const matches = new ColyseusMatchPort();
+  // Matchmaker queues share their leases, tickets, user claims and stats through Redis in a fleet.
+  const matchmakerStore: MatchmakerStore = config.redisUrl
+    ? new RedisMatchmakerStore(config.redisUrl, undefined, (err) => log.warn({ err }, 'matchmaker store: Redis connection error'))
+    : new LocalMatchmakerStore();
+  const matches = new ColyseusMatchPort(matchmakerStore, config.matchmakerIntervalMs * 3 + 5000);
   const nk = createNk({
     em,
     hasher,
@@ -165,6 +174,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       publisher: presence,
       maxFriends: config.maxFriends,
       matches,
+      parties: new ColyseusPartyPort(),
     },
   );
   try {
@@ -172,6 +182,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   } catch (err) {
     revocations.stop();
     await redisRanks?.close();
+    await matchmakerStore.close();
     await orm.close(true);
     await embedded?.stop();
     throw err;
@@ -229,6 +240,22 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     inputQueueSize: 128,
   };
   game.define(MATCH_ROOM, bindRoom(matchRoom(matchDeps), roomDeps));
+  game.define(PARTY_ROOM, bindRoom(partyRoom({ matchmaker: partyMatchmaker }), roomDeps));
+  game.define(
+    MATCHMAKER_ROOM,
+    matchmakerRoom({
+      store: matchmakerStore,
+      verifier,
+      matchedHook: () => runtime.registry.matchmakerMatched,
+      nk,
+      info: runtimeInfo,
+      log: log.child({ scope: 'matchmaker' }),
+      intervalMs: config.matchmakerIntervalMs,
+      maxIntervals: config.matchmakerMaxIntervals,
+      maxTicketsPerUser: config.matchmakerMaxTickets,
+      tokenTtlSec: Math.max(60, Math.ceil((config.matchmakerIntervalMs * 4) / 1000)),
+    }),
+  );
 
   await game.listen(config.port, config.host);
   // Colyseus puts its own request listener in front of Express; it builds a WHATWG Headers object
@@ -261,6 +288,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       clearTimeout(grace);
       revocations.stop();
       await redisRanks?.close();
+      await matchmakerStore.close();
       await orm.close(true);
       await embedded?.stop();
       log.info('stopped');

@@ -49,6 +49,26 @@ export interface StatusPresenceEvent {
 
 export const MAX_STATUS_BYTES = 2048;
 
+/**
+ * A message for one session of a user, published on the user's channel (`userChannel`) from any
+ * process: the session's room sends it to its client as `messageType` (how the matchmaker reaches
+ * the sessions it matched, wherever they are connected).
+ */
+export interface SessionMessageEvent {
+  type: 'session_message';
+  sessionId: string;
+  messageType: string;
+  body: unknown;
+}
+
+/** The event that delivers `body` as a `messageType` message to session `sessionId`. */
+export const sessionMessage = (sessionId: string, messageType: string, body: unknown): SessionMessageEvent => ({
+  type: 'session_message',
+  sessionId,
+  messageType,
+  body,
+});
+
 export const onlineKey = (userId: string) => `online:${userId}`;
 export const statusKey = (userId: string, sessionId: string) => `status:${userId}:${sessionId}`;
 export const statusChannel = (userId: string) => `status:${userId}`;
@@ -62,8 +82,11 @@ export class SessionActor {
   private readonly onStatus = (data: unknown) => this.guard(() => this.ports.send('status_presence_event', data));
   private readonly onUserEvent = (data: unknown) =>
     this.guard(() => {
-      const event = data as { type?: string; notifications?: unknown };
+      const event = data as Partial<Omit<SessionMessageEvent, 'type'>> & { type?: string; notifications?: unknown };
       if (event?.type === 'notifications') this.ports.send('notifications', { notifications: event.notifications });
+      else if (event?.type === 'session_message' && event.sessionId === this.identity.sessionId && typeof event.messageType === 'string') {
+        this.ports.send(event.messageType, event.body);
+      }
     });
 
   constructor(

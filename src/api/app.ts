@@ -10,6 +10,7 @@ import { groupEndpoints, type GroupApiDeps } from './groups.js';
 import { friendEndpoints, type FriendApiDeps } from './friends.js';
 import { leaderboardEndpoints, type LeaderboardApiDeps } from './leaderboards.js';
 import { matchEndpoints, type MatchApiDeps } from './matches.js';
+import { partyEndpoints, type PartyApiDeps } from './parties.js';
 import { tournamentEndpoints } from './tournaments.js';
 import { endpointMiddleware, type Endpoint, type PipelineDeps } from './pipeline.js';
 import { channelEndpoints } from './channel.js';
@@ -26,7 +27,14 @@ export interface AppOptions {
   metricsEnabled: boolean;
 }
 
-export type ApiDeps = PipelineDeps & AuthenticateDeps & AccountDeps & LeaderboardApiDeps & FriendApiDeps & GroupApiDeps & MatchApiDeps;
+export type ApiDeps = PipelineDeps &
+  AuthenticateDeps &
+  AccountDeps &
+  LeaderboardApiDeps &
+  FriendApiDeps &
+  GroupApiDeps &
+  MatchApiDeps &
+  PartyApiDeps;
 
 /** Every endpoint Tavern serves, in one list (later issues add theirs here). */
 export function allEndpoints(deps: ApiDeps): Endpoint[] {
@@ -43,6 +51,7 @@ export function allEndpoints(deps: ApiDeps): Endpoint[] {
     ...groupEndpoints(deps),
     ...channelEndpoints(),
     ...matchEndpoints(deps),
+    ...partyEndpoints(deps),
   ];
 }
 

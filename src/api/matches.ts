@@ -26,6 +26,22 @@ const qInt = z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), z.coe
 export function matchEndpoints(deps: MatchApiDeps): Endpoint[] {
   return [
     endpoint({
+      operation: 'GetMatchmakerStats',
+      method: 'GET',
+      path: '/v2/matchmaker/stats',
+      auth: 'session',
+      request: z.object({}),
+      async handler() {
+        const s = await deps.matches.matchmakerStats();
+        const time = (ms: number) => new Date(ms).toISOString();
+        return {
+          ticket_count: s.ticketCount,
+          ...(s.oldestTicketCreateMs !== undefined ? { oldest_ticket_create_time: time(s.oldestTicketCreateMs) } : {}),
+          completions: s.completions.map((c) => ({ create_time: time(c.createMs), complete_time: time(c.completeMs) })),
+        };
+      },
+    }),
+    endpoint({
       operation: 'ListMatches',
       method: 'GET',
       path: '/v2/match',

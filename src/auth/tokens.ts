@@ -3,7 +3,7 @@
  * session id (`tid`) shared by the pair. Keys are `KeyObject`s: jsonwebtoken verifies ~50× faster
  * with one than with a string secret (STACK-NOTES.md).
  */
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { unauthenticated } from '../errors.js';
 
@@ -26,6 +26,15 @@ export interface TokenPair {
   refreshClaims: TokenClaims;
 }
 
+/** A matchmaker token: lets one matched user join the relayed match the matchmaker formed. */
+export interface MatchTokenClaims {
+  /** The match id. */
+  mid: string;
+  /** The matched user. */
+  uid: string;
+  exp: number;
+}
+
 export interface TokenSettings {
   sessionKey: string;
   refreshKey: string;
@@ -37,6 +46,8 @@ export interface TokenSettings {
 export class TokenSigner {
   private readonly sessionKey: KeyObject;
   private readonly refreshKey: KeyObject;
+  /** Derived from the session key, so no session token verifies as a match token or the reverse. */
+  private readonly matchKey: KeyObject;
 
   constructor(
     private readonly settings: TokenSettings,
@@ -44,6 +55,26 @@ export class TokenSigner {
   ) {
     this.sessionKey = createSecretKey(Buffer.from(settings.sessionKey, 'utf8'));
     this.refreshKey = createSecretKey(Buffer.from(settings.refreshKey, 'utf8'));
+    this.matchKey = createSecretKey(createHmac('sha256', settings.sessionKey).update('tavern matchmaker token').digest());
+  }
+
+  /** A token for `match_join` that seats `userId` in match `matchId` (Nakama's matchmaker `token`). */
+  signMatchToken(matchId: string, userId: string, ttlSec: number): string {
+    const claims: MatchTokenClaims = { mid: matchId, uid: userId, exp: Math.floor(this.now() / 1000) + ttlSec };
+    return jwt.sign(claims, this.matchKey, { algorithm: 'HS256', noTimestamp: true });
+  }
+
+  verifyMatchToken(token: string): MatchTokenClaims {
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, this.matchKey, { algorithms: ['HS256'], clockTimestamp: Math.floor(this.now() / 1000) });
+    } catch {
+      throw unauthenticated('Match token invalid or expired.');
+    }
+    const c = payload as Partial<MatchTokenClaims>;
+    if (typeof c?.mid !== 'string' || typeof c.uid !== 'string' || typeof c.exp !== 'number')
+      throw unauthenticated('Match token invalid or expired.');
+    return c as MatchTokenClaims;
   }
 
   /** Issues a new session (fresh `tid`) for a user. */

@@ -5,7 +5,7 @@
 import { unauthenticated } from '../errors.js';
 import { bearerToken } from './keys.js';
 import type { RevocationStore } from './revocations.js';
-import type { TokenClaims, TokenSigner } from './tokens.js';
+import type { MatchTokenClaims, TokenClaims, TokenSigner } from './tokens.js';
 
 /** Who a verified token belongs to. */
 export interface VerifiedSession {
@@ -32,6 +32,16 @@ export class SessionVerifier {
     const token = bearerToken(header);
     if (!token) throw unauthenticated('Auth token invalid');
     return this.verifyToken(token);
+  }
+
+  /** A matchmaker token's claims (signature and expiry checked). */
+  verifyMatchToken(token: string): MatchTokenClaims {
+    return this.signer.verifyMatchToken(token);
+  }
+
+  /** Signs a matchmaker token for one matched user. */
+  signMatchToken(matchId: string, userId: string, ttlSec: number): string {
+    return this.signer.signMatchToken(matchId, userId, ttlSec);
   }
 
   verifyToken(token: string): VerifiedSession {

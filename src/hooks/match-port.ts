@@ -3,9 +3,10 @@
  * matches, without importing rooms: implemented over the Colyseus matchmaker in src/rooms and
  * handed down by the composition root.
  */
+import type { MatchmakerStats } from '../services/matchmaker-store.js';
 import type { MatchFilter, MatchListing } from '../services/matches.js';
 
-export type { MatchFilter, MatchListing };
+export type { MatchFilter, MatchListing, MatchmakerStats };
 
 export interface MatchPort {
   /** Starts an authoritative match running the handler registered under `handlerName`; returns its id. */
@@ -16,4 +17,6 @@ export interface MatchPort {
   get(matchId: string): Promise<MatchListing | undefined>;
   /** Calls the match handler's `matchSignal` with `data` and returns the data it answers. */
   signal(matchId: string, data: string): Promise<string>;
+  /** The matchmaker's numbers over every queue of the fleet. */
+  matchmakerStats(): Promise<MatchmakerStats>;
 }

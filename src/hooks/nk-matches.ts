@@ -40,6 +40,20 @@ export function matchNk(port: MatchPort | undefined) {
       if (params != null && (typeof params !== 'object' || Array.isArray(params))) throw invalid('Expects params to be an object.');
       return matches().create(module, params ?? {});
     },
+    /** The matchmaker's numbers over every queue (Nakama's `matchmakerStats`; times in seconds). */
+    async matchmakerStats(): Promise<{
+      ticketCount: number;
+      oldestTicketCreateTime?: number;
+      completions: { createTime: number; completeTime: number }[];
+    }> {
+      const s = await matches().matchmakerStats();
+      const sec = (ms: number) => Math.floor(ms / 1000);
+      return {
+        ticketCount: s.ticketCount,
+        ...(s.oldestTicketCreateMs !== undefined ? { oldestTicketCreateTime: sec(s.oldestTicketCreateMs) } : {}),
+        completions: s.completions.map((c) => ({ createTime: sec(c.createMs), completeTime: sec(c.completeMs) })),
+      };
+    },
     /** A running match, or null. */
     async matchGet(id: string): Promise<RuntimeMatch | null> {
       const m = await matches().get(matchId(id));

@@ -6,6 +6,7 @@
 import { matchMaker, type IRoomCache } from '@colyseus/core';
 import { AppError, Code, notFound } from '../errors.js';
 import type { MatchPort } from '../hooks/match-port.js';
+import { aggregateStats, type MatchmakerStats, type MatchmakerStore } from '../services/matchmaker-store.js';
 import { selectMatches, type MatchFilter, type MatchListing } from '../services/matches.js';
 import { AUTHORITATIVE_MATCH, type AuthoritativeSpec, type MatchMetadata, type MatchRoom, type SignalReply } from './match.room.js';
 import { MATCH_ROOM } from './match-seats.js';
@@ -34,6 +35,16 @@ function appErrorOf(err: unknown, fallback: string): AppError {
 }
 
 export class ColyseusMatchPort implements MatchPort {
+  /** `statsStaleMs`: a queue that has not published its stats for this long is gone. */
+  constructor(
+    private readonly matchmaker: MatchmakerStore,
+    private readonly statsStaleMs: number,
+  ) {}
+
+  async matchmakerStats(): Promise<MatchmakerStats> {
+    return aggregateStats(await this.matchmaker.allStats(this.statsStaleMs));
+  }
+
   async create(handlerName: string, params: Record<string, unknown>): Promise<string> {
     if (matchMaker.state !== matchMaker.MatchMakerState.READY) {
       throw new AppError(Code.UNAVAILABLE, 'Matches can be created once the server has started, and not while it stops.');

@@ -10,6 +10,12 @@ import { RealtimeCode, RealtimeError, type ClientAuth } from './base.room.js';
 export const MATCH_ROOM = 'match';
 
 /**
+ * Create option (set by the server only) giving a relayed match the id the matchmaker chose: the
+ * match starts when its first matched user joins with a matchmaker token, on whichever process.
+ */
+export const MATCHMAKER_MATCH = '__tavernMatchmakerMatch';
+
+/**
  * A seat in a match for a session that knows its id (the session room's `match_join`); the
  * client consumes it with `client.consumeSeatReservation`. Authoritative matches still ask the
  * handler when the seat is consumed, with `metadata`.
@@ -28,4 +34,25 @@ export async function reserveMatchSeat(
     // The room went away (or its process did) between the lookup and the reservation.
     throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.', { cause: err });
   }
+}
+
+/**
+ * A seat in the relayed match a matchmaker token names (`match_join` with `token`). The first
+ * matched user to arrive creates it under the id the matchmaker chose; the registry keeps one
+ * room per id, so users arriving at once through different processes meet in the same match.
+ */
+export async function reserveTokenSeat(
+  matchId: string,
+  auth: ClientAuth,
+  metadata: Record<string, string>,
+): Promise<matchMaker.ISeatReservation> {
+  let room = await matchMaker.getRoomById(matchId);
+  if (!room) {
+    try {
+      room = await matchMaker.createRoom(MATCH_ROOM, { [MATCHMAKER_MATCH]: matchId });
+    } catch (err) {
+      throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.', { cause: err });
+    }
+  }
+  return reserveMatchSeat(matchId, auth, metadata);
 }

@@ -18,6 +18,7 @@ import type { Nakama } from '../hooks/nk.js';
 import type { Registered } from '../hooks/registry.js';
 import type { MatchHandler, Presence } from '../hooks/types.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
+import { MATCHMAKER_MATCH } from './match-seats.js';
 
 /** The create option that starts an authoritative match. Only the server sets it: client options lose it. */
 export const AUTHORITATIVE_MATCH = '__tavern_authoritative_match';
@@ -96,6 +97,7 @@ export class MatchRoom extends TavernRoom {
   /** Authoritative matches are started by the server only (`nk.matchCreate`). */
   static prepareOptions(options: Record<string, unknown>): void {
     delete options[AUTHORITATIVE_MATCH];
+    delete options[MATCHMAKER_MATCH];
   }
 
   private get matchDeps(): MatchRoomDeps {
@@ -107,6 +109,8 @@ export class MatchRoom extends TavernRoom {
   override async onCreate(options: Record<string, unknown> | undefined): Promise<void> {
     // Private: `join`/`joinOrCreate` never pick a match at random; `joinById` and listings still see it.
     void this.setPrivate(true);
+    const preset = options?.[MATCHMAKER_MATCH];
+    if (typeof preset === 'string') this.roomId = preset;
     const spec = options?.[AUTHORITATIVE_MATCH] as AuthoritativeSpec | undefined;
     if (spec) await this.startAuthoritative(spec);
     else {

@@ -13,7 +13,8 @@ import { NotificationCode } from '../services/notifications.js';
 import { getUsers } from '../services/users.js';
 import * as v from '../services/validation.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
-import { reserveMatchSeat } from './match-seats.js';
+import { reserveMatchSeat, reserveTokenSeat } from './match-seats.js';
+import { addTicket, removeTicket, sessionEnded, TicketFields, TicketRemove } from './matchmaker-client.js';
 
 /** `ping`: any JSON object (or nothing); answered with a `pong` carrying the same fields. */
 export const PingMessage = z.looseObject({}).optional();
@@ -42,10 +43,14 @@ export const StatusUnfollowMessage = z.object({ user_ids: z.array(v.uuid).max(10
  * the client takes with `client.consumeSeatReservation(reservation)` (authoritative matches ask
  * their handler then, with `metadata`).
  */
-export const MatchJoinMessage = z.object({
-  match_id: z.string().min(1).max(128),
-  metadata: z.record(z.string().max(128), z.string().max(2048)).optional(),
-});
+export const MatchJoinMessage = z
+  .object({
+    match_id: z.string().min(1).max(128).optional(),
+    /** A matchmaker token (from `matchmaker_matched`) instead of a match id. */
+    token: z.string().min(1).max(4096).optional(),
+    metadata: z.record(z.string().max(128), z.string().max(2048)).optional(),
+  })
+  .refine((m) => (m.match_id === undefined) !== (m.token === undefined), 'match_join needs either match_id or token.');
 
 /** Options a client may pass to `create('session', …)`. */
 const JoinOptions = z.looseObject({ hidden: z.boolean().optional() });
@@ -76,7 +81,9 @@ export interface SessionListing {
 export async function sweepSessionListing(presence: PresenceStore, room: IRoomCache): Promise<boolean> {
   const userId = (room.metadata as Partial<SessionListing> | undefined)?.userId;
   if (room.name !== 'session' || typeof userId !== 'string' || !room.roomId.startsWith('session_')) return false;
-  await sweepSession(presence, userId, room.roomId.slice('session_'.length));
+  const sessionId = room.roomId.slice('session_'.length);
+  await sweepSession(presence, userId, sessionId);
+  await sessionEnded(presence, sessionId);
   return true;
 }
 
@@ -124,9 +131,29 @@ export class SessionRoom extends TavernRoom {
     this.handle('status_update', StatusUpdateMessage, (_client, message) => this.session().updateStatus(message.status));
     this.handle('status_follow', StatusFollowMessage, (client, message) => this.follow(client, message));
     this.handle('status_unfollow', StatusUnfollowMessage, (_client, message) => this.session().unfollow(message.user_ids));
+    this.handle('matchmaker_add', TicketFields, async (client, message) => {
+      const auth = client.auth as ClientAuth;
+      const ticket = await addTicket({
+        ...message,
+        presences: [{ user_id: auth.userId, session_id: auth.sid, username: auth.username }],
+        sessionId: auth.sid,
+      });
+      client.send('matchmaker_ticket', { ticket });
+    });
+    this.handle('matchmaker_remove', TicketRemove, async (_client, message) => {
+      await removeTicket(message.queue, message.ticket, { sessionId: this.sessionId });
+    });
     this.handle('match_join', MatchJoinMessage, async (client, message) => {
-      const reservation = await reserveMatchSeat(message.match_id, client.auth as ClientAuth, message.metadata ?? {});
-      client.send('match_reservation', { match_id: message.match_id, reservation });
+      const auth = client.auth as ClientAuth;
+      let matchId = message.match_id;
+      let reservation;
+      if (message.token !== undefined) {
+        const claims = this.deps.verifier.verifyMatchToken(message.token);
+        if (claims.uid !== auth.userId) throw new AppError(Code.PERMISSION_DENIED, 'This matchmaker token belongs to another user.');
+        matchId = claims.mid;
+        reservation = await reserveTokenSeat(matchId, auth, message.metadata ?? {});
+      } else reservation = await reserveMatchSeat(matchId!, auth, message.metadata ?? {});
+      client.send('match_reservation', { match_id: matchId, reservation });
     });
   }
 
@@ -189,5 +216,7 @@ export class SessionRoom extends TavernRoom {
     this.actor = undefined;
     if (this.deps.singleSocket && actor) await this.presence.unsubscribe(singleSocketChannel(actor.identity.userId), this.onSingleSocket);
     await actor?.stop();
+    // Nakama drops a session's matchmaker tickets when it disconnects.
+    if (actor) await sessionEnded(this.presence, this.sessionId);
   }
 }
