@@ -25,6 +25,7 @@ import { Metrics } from './metrics.js';
 import { bindRoom, type RoomDeps } from './rooms/base.room.js';
 import { IndexedLocalDriver } from './rooms/local.driver.js';
 import { TavernRedisDriver } from './rooms/redis.driver.js';
+import { RoomPlacement } from './rooms/placement.js';
 import { ChatRoom } from './rooms/chat.room.js';
 import { SessionRoom, sweepSessionListing } from './rooms/session.room.js';
 import { ColyseusMatchPort } from './rooms/match-directory.js';
@@ -119,6 +120,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
         )
       : new IndexedLocalDriver());
   const shared = config.redisUrl !== undefined || options.driver !== undefined;
+  const placement = new RoomPlacement(driver instanceof TavernRedisDriver ? driver : undefined);
   const metrics = new Metrics();
   const signer = new TokenSigner(config);
   const revocations = new RevocationStore(em, presence, log.child({ scope: 'revocations' }));
@@ -214,7 +216,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     greet: false,
     logger: log.child({ scope: 'colyseus' }),
     ...(publicAddress ? { publicAddress } : {}),
-    selectProcessIdToCreateRoom: shared ? (roomName: string) => placeRoom(roomName, driver) : async () => matchMaker.processId,
+    selectProcessIdToCreateRoom: shared ? (roomName: string) => placement.place(roomName) : async () => matchMaker.processId,
   });
   const roomDeps: RoomDeps = {
     verifier,
@@ -229,7 +231,8 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     shutdownGraceSec: config.shutdownGraceSec,
   };
   game.define('session', bindRoom(SessionRoom, roomDeps));
-  game.define('chat', bindRoom(ChatRoom, roomDeps));
+  // By channel: `join`/`joinOrCreate` find the channel's room (its id is the channel's anyway).
+  game.define('chat', bindRoom(ChatRoom, roomDeps)).filterBy(['channelId']);
   const matchDeps = {
     // Looked up when a match starts: a running match keeps its handler across dev reloads.
     handler: (name: string) => runtime.registry.matches.get(name),
@@ -318,22 +321,6 @@ function fleetDriver(
   log: Logger,
 ): TavernRedisDriver {
   return new TavernRedisDriver({ url, onProcessGone, onError: (err) => log.warn({ err }, 'room registry: Redis error') });
-}
-
-/**
- * Where a new room goes. A session room stays on the process its client asked (the client
- * connects to it next, and nothing else ever joins it); any other room goes to the least loaded
- * live process, as Colyseus does by default, but among processes still heart-beating.
- */
-async function placeRoom(roomName: string, driver: MatchMakerDriver): Promise<string> {
-  if (roomName === 'session') return matchMaker.processId;
-  const live = driver instanceof TavernRedisDriver ? new Set(await driver.liveProcesses()) : undefined;
-  let best: { processId: string; roomCount: number } | undefined;
-  for (const p of await matchMaker.stats.fetchAll()) {
-    if (live && !live.has(p.processId)) continue;
-    if (!best || p.roomCount < best.roomCount) best = p;
-  }
-  return best?.processId ?? matchMaker.processId;
 }
 
 /**

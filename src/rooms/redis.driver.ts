@@ -238,8 +238,25 @@ export class TavernRedisDriver implements MatchMakerDriver {
     return (await this.client.hexists(this.roomsKey, roomId)) === 1;
   }
 
-  insert(room: IRoomCache): Promise<boolean> {
-    return this.write(room, 'insert');
+  /**
+   * On a lost race the winner has recorded the room but may not yet listen on the room's IPC
+   * channel (Colyseus subscribes it just after the insert); the loser's caller reserves a seat
+   * there next, and a request sent before anyone listens is lost (a 2 s timeout, then "already
+   * full"). So a loser returns only once the winner's room channel has a subscriber.
+   */
+  async insert(room: IRoomCache): Promise<boolean> {
+    if (await this.write(room, 'insert')) return true;
+    await this.untilListening(`$${room.roomId}`, 2000);
+    return false;
+  }
+
+  private async untilListening(channel: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const reply = (await this.client.pubsub('NUMSUB', channel)) as [string, number];
+      if (Number(reply[1]) > 0 || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /** create=true: upsert (restoring a swept listing); create=false: only while the room is listed. */

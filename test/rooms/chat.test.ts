@@ -134,6 +134,18 @@ for (const kind of presences) {
       await a.leave();
     });
 
+    test('joinOrCreate and join find the room of the channel asked for, not any chat room', async () => {
+      const [alice, bob] = [await user(), await user()];
+      const [x, y] = [`jx-${Date.now()}`, `jy-${Date.now()}`];
+      const ax = await sdk(s.url, alice.token).joinOrCreate('chat', { type: 1, target: x });
+      const by = await sdk(s.url, bob.token).joinOrCreate('chat', { type: 1, target: y });
+      assert.equal(ax.roomId, chatRoomId(`2...${x}`));
+      assert.equal(by.roomId, chatRoomId(`2...${y}`));
+      const bx = await sdk(s.url, bob.token).join('chat', { type: 1, target: x });
+      assert.equal(bx.roomId, ax.roomId);
+      for (const r of [ax, by, bx]) await r.leave();
+    });
+
     test('a group channel refuses non-members', async () => {
       const owner = await user();
       const stranger = await user();
