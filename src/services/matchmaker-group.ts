@@ -7,8 +7,7 @@
  * accepts fewer). The builder only appends; it remembers the longest prefix of members that is a
  * valid match and stops as soon as no valid match can be larger.
  */
-import { scoreFlat } from './match-query.js';
-import type { TicketEntry } from './matchmaker-ticket.js';
+import { accepts, type TicketEntry } from './matchmaker-ticket.js';
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
@@ -37,12 +36,11 @@ function feasible(c: Counts): boolean {
 }
 
 /** Whether exactly c.n users satisfies c. */
-const valid = (c: Counts): boolean =>
-  c.n >= c.floor && c.n <= c.cap && c.n % c.step === 0 && (c.exact === undefined || c.n === c.exact);
+const valid = (c: Counts): boolean => c.n >= c.floor && c.n <= c.cap && c.n % c.step === 0 && (c.exact === undefined || c.n === c.exact);
 
 /** Both tickets' queries match the other's properties. */
 export function mutual(a: TicketEntry, b: TicketEntry): boolean {
-  return scoreFlat(a.clauses, b.props) !== null && scoreFlat(b.clauses, a.props) !== null;
+  return accepts(a, b) && accepts(b, a);
 }
 
 /** Whether two tickets could ever share a match on counts alone (cheap, before the queries). */

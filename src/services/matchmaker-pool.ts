@@ -25,7 +25,15 @@ import { AppError, Code, exists, invalid } from '../errors.js';
 import { scoreFlat } from './match-query.js';
 import { countsCompatible, GroupBuilder } from './matchmaker-group.js';
 import { PassIndex } from './matchmaker-index.js';
-import { PropertySlots, TicketEntry, TicketState, type MatchmakerTicket, type MatchmakerUser, type TicketInput } from './matchmaker-ticket.js';
+import {
+  accepts,
+  PoolSymbols,
+  TicketEntry,
+  TicketState,
+  type MatchmakerTicket,
+  type MatchmakerUser,
+  type TicketInput,
+} from './matchmaker-ticket.js';
 
 export type { MatchmakerTicket, MatchmakerUser, TicketInput } from './matchmaker-ticket.js';
 
@@ -35,6 +43,12 @@ export interface MatchmakerPoolOptions {
   maxIntervals?: number;
   /** Tickets one user may hold at once, party tickets included (default 3). */
   maxTicketsPerUser?: number;
+  /**
+   * Candidates one searcher examines per pass at most (default 10,000). Only queries the index
+   * cannot narrow (`*`, optional terms only, exclusions only) in pools larger than this reach it:
+   * it keeps a pool of such tickets that cannot match from costing O(n²) per pass.
+   */
+  maxScan?: number;
 }
 
 /** One match formed by a pass; the caller creates it and notifies its users. */
@@ -64,6 +78,7 @@ const BATCH_PER_USER = 2;
 export class MatchmakerPool {
   readonly maxIntervals: number;
   readonly maxTicketsPerUser: number;
+  readonly maxScan: number;
   private readonly byId = new Map<string, TicketEntry>();
   /**
    * Tickets by user, session and party. Removal only marks a ticket gone: lists drop gone tickets
@@ -73,7 +88,12 @@ export class MatchmakerPool {
   private readonly bySession = new Map<string, TicketEntry[]>();
   private readonly byParty = new Map<string, TicketEntry[]>();
   private stale = 0;
-  private readonly slots = new PropertySlots();
+  private readonly symbols = new PoolSymbols();
+  /** Inside `process`: detaching leaves `byId` to the end of the pass. */
+  private passing = false;
+  /** A search's batch and its scores, reused. */
+  private readonly batch: TicketEntry[] = [];
+  private readonly scores: number[] = [];
   private seq = 0;
   /** Whether `byId`'s insertion order is oldest first (createdAt never went backwards). */
   private ordered = true;
@@ -82,6 +102,7 @@ export class MatchmakerPool {
   constructor(opts: MatchmakerPoolOptions = {}) {
     this.maxIntervals = checkOption('maxIntervals', opts.maxIntervals ?? 2);
     this.maxTicketsPerUser = checkOption('maxTicketsPerUser', opts.maxTicketsPerUser ?? 3);
+    this.maxScan = opts.maxScan === Infinity ? Infinity : checkOption('maxScan', opts.maxScan ?? 10_000);
   }
 
   /** Waiting tickets. */
@@ -108,7 +129,7 @@ export class MatchmakerPool {
    * ALREADY_EXISTS for a taken id, RESOURCE_EXHAUSTED when one of its users holds the maximum of tickets.
    */
   add(input: TicketInput): MatchmakerTicket {
-    const e = new TicketEntry(input, this.seq, this.slots);
+    const e = new TicketEntry(input, this.seq, this.symbols);
     if (this.byId.has(e.id)) throw exists(`Matchmaker ticket ${e.id} already exists.`);
     for (const u of e.users) {
       const held = this.live(this.byUser, u.userId).length;
@@ -162,10 +183,24 @@ export class MatchmakerPool {
     for (const e of order) e.intervals++;
     const index = new PassIndex(order);
     const groups: MatchedGroup[] = [];
-    for (const searcher of order) {
-      if (searcher.state !== LIVE) continue;
-      const members = this.search(searcher, index);
-      if (members) groups.push(this.commit(members));
+    // Tickets leaving during the pass are only marked; `byId` is fixed once at the end.
+    this.passing = true;
+    let gone = 0;
+    try {
+      for (const searcher of order) {
+        if (searcher.state !== LIVE) continue;
+        const members = this.search(searcher, index);
+        if (!members) continue;
+        const g = this.commit(members);
+        gone += g.tickets.length + g.withdrawn.length;
+        groups.push(g);
+      }
+    } finally {
+      this.passing = false;
+      if (gone * 2 > order.length) {
+        this.byId.clear();
+        for (const e of order) if (e.state === LIVE) this.byId.set(e.id, e);
+      } else for (const e of order) if (e.state !== LIVE) this.byId.delete(e.id);
     }
     this.sweep();
     return groups;
@@ -183,25 +218,32 @@ export class MatchmakerPool {
     const cursor = index.cursor(searcher);
     const want = BATCH_PER_USER * (searcher.maxCount - searcher.size);
     const covered = searcher.plan.coveredScore;
-    const batch: { e: TicketEntry; score: number }[] = [];
+    const { batch, scores } = this;
+    let budget = this.maxScan;
     for (;;) {
-      batch.length = 0;
+      let n = 0;
       let exhausted = false;
-      while (batch.length < want) {
-        const e = cursor.next();
+      while (n < want) {
+        const e = budget-- > 0 ? cursor.next() : undefined;
         if (!e) {
           exhausted = true;
           break;
         }
         if (e === searcher || !countsCompatible(searcher, e, this.maxIntervals) || group.conflicts(e)) continue;
         // The candidate's query first: the index already narrowed the searcher's, or even decided it.
-        if (scoreFlat(e.clauses, searcher.props) === null) continue;
+        if (!accepts(e, searcher)) continue;
         const score = covered ?? scoreFlat(searcher.clauses, e.props);
         if (score === null) continue;
-        batch.push({ e, score });
+        // Insertion sort: best score first, then oldest (batches are small).
+        let i = n++;
+        for (; i > 0 && (scores[i - 1]! < score || (scores[i - 1] === score && older(batch[i - 1]!, e) > 0)); i--) {
+          batch[i] = batch[i - 1]!;
+          scores[i] = scores[i - 1]!;
+        }
+        batch[i] = e;
+        scores[i] = score;
       }
-      if (batch.length > 1) batch.sort((a, b) => b.score - a.score || older(a.e, b.e));
-      for (const { e } of batch) if (group.tryAdd(e) && group.done) return group.result();
+      for (let i = 0; i < n; i++) if (group.tryAdd(batch[i]!) && group.done) return group.result();
       if (exhausted) return group.result();
     }
   }
@@ -236,7 +278,7 @@ export class MatchmakerPool {
 
   private detach(e: TicketEntry): TicketEntry {
     e.state = TicketState.GONE;
-    this.byId.delete(e.id);
+    if (!this.passing) this.byId.delete(e.id);
     this.stale += 2 * e.users.length + (e.partyId === undefined ? 0 : 1);
     return e;
   }

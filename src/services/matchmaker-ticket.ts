@@ -3,7 +3,7 @@
  * compiled form the engine works with (property maps, the query's clauses and its index plan).
  */
 import { AppError, invalid } from '../errors.js';
-import { parseQueryClauses, type FlatClause, type FlatProperties, type QueryClause } from './match-query.js';
+import { parseQueryClauses, scoreFlat, type FlatClause, type FlatProperties, type QueryClause } from './match-query.js';
 
 /** One user in a ticket: the ticket's owner, or one of its party's members. */
 export interface MatchmakerUser {
@@ -70,8 +70,8 @@ export interface RangePlan {
 
 /**
  * How to find a query's candidates: tickets whose values of `eqFields` form `eqKey` (a hash bucket),
- * within the range's window when there is one. Every ticket the query matches is in its bucket
- * (buckets may hold extra ones; the full query decides).
+ * within the range's window when it is hard. The bucket holds exactly the tickets that pass the
+ * indexed clauses (see eqValueOf); the query's other clauses still decide.
  */
 export interface QueryPlan {
   /** Property slots of required exact-value clauses, sorted and distinct; empty: one bucket of everything. */
@@ -87,20 +87,28 @@ export interface QueryPlan {
   readonly coveredScore: number | undefined;
 }
 
-/** Separates values in a bucket key. A value holding it only merges buckets (more candidates), never hides one. */
+/** Separates values in a bucket key; a query value holding it is not indexed (the key would be ambiguous). */
 export const KEY_SEP = '\u0001';
 const PREFIX = 'properties.';
 
 /**
- * A pool's property names as small integers, so queries compare slots instead of hashing names.
- * Names are never forgotten: a pool sees the handful its game uses.
+ * A pool's property names as small integers (so queries compare slots instead of hashing names),
+ * and its index ids as one string object each (so comparing them is comparing pointers). Neither is
+ * ever forgotten: a pool sees the handful of names and query shapes its game uses.
  */
-export class PropertySlots {
+export class PoolSymbols {
   private readonly slots = new Map<string, number>();
-  of(name: string): number {
+  private readonly ids = new Map<string, string>();
+  slot(name: string): number {
     let slot = this.slots.get(name);
     if (slot === undefined) this.slots.set(name, (slot = this.slots.size));
     return slot;
+  }
+  indexId(id: string): string {
+    const known = this.ids.get(id);
+    if (known !== undefined) return known;
+    this.ids.set(id, id);
+    return id;
   }
 }
 
@@ -126,12 +134,29 @@ export class TicketEntry implements MatchmakerTicket {
   /** Insertion order: breaks createdAt ties. */
   readonly seq: number;
   state: number = TicketState.LIVE;
-  /** Set by each pass: whether one of the users holds another ticket (only then can two candidates clash). */
+  /**
+   * Whether one of the users held another ticket at some point while this one waited: only such
+   * tickets can clash over a user, or leave other tickets to withdraw. Never cleared (a stale mark
+   * only costs a slower check).
+   */
   shared = false;
   /** Bucket keys by index id (see keysOf): properties never change, so they are computed once. */
   keyCache: [string, readonly string[]][] | undefined;
+  /**
+   * Set when the query is covered by its plan (QueryPlan.coveredScore) and the ticket's own values
+   * are in its own bucket: the plan's index id and key. Between two tickets with the same `kind`,
+   * a query matches the other ticket exactly when the other's `value` is in its window.
+   */
+  readonly kind: string | undefined;
+  /** The ticket's own value of its plan's range field; 0 without a range (any value is in an unbounded window). */
+  readonly value: number;
+  /** The plan's hard window, copied here to spare a pointer in the hot loop. */
+  readonly lo: number;
+  readonly hi: number;
+  readonly loOpen: boolean;
+  readonly hiOpen: boolean;
 
-  constructor(t: TicketInput, seq: number, slots: PropertySlots) {
+  constructor(t: TicketInput, seq: number, symbols: PoolSymbols) {
     checkTicket(t);
     this.id = t.id;
     this.users = t.users.map((u) => ({ userId: u.userId, sessionId: u.sessionId, username: u.username }));
@@ -148,16 +173,24 @@ export class TicketEntry implements MatchmakerTicket {
     const strs = Object.entries(this.stringProperties);
     const nums = Object.entries(this.numericProperties);
     this.props = {
-      strSlots: strs.map(([k]) => slots.of(k)),
+      strSlots: strs.map(([k]) => symbols.slot(k)),
       strVals: strs.map(([, v]) => v),
-      numSlots: nums.map(([k]) => slots.of(k)),
+      numSlots: nums.map(([k]) => symbols.slot(k)),
       numVals: nums.map(([, v]) => v),
     };
-    this.clauses = compileClauses(t.query, slots);
-    this.plan = planOf(this.clauses);
+    this.clauses = compileClauses(t.query, symbols);
+    this.plan = planOf(this.clauses, symbols);
     this.seq = seq;
     // Most pools index every ticket the way its own query is planned: key it now, once.
-    keysOf(this, this.plan.indexId, this.plan.eqFields);
+    const own = keysOf(this, this.plan.indexId, this.plan.eqFields);
+    const r = this.plan.range;
+    const i = r ? this.props.numSlots.indexOf(r.field) : -1;
+    this.value = !r ? 0 : i < 0 ? NaN : this.props.numVals[i]!;
+    [this.lo, this.hi, this.loOpen, this.hiOpen] = r ? [r.lo, r.hi, r.loOpen, r.hiOpen] : [-Infinity, Infinity, false, false];
+    this.kind =
+      this.plan.coveredScore !== undefined && own.includes(this.plan.eqKey) && (!r || i >= 0)
+        ? `${this.plan.indexId}${KEY_SEP}${this.plan.eqKey}`
+        : undefined;
   }
 }
 
@@ -177,7 +210,8 @@ function checkTicket(t: TicketInput): void {
   const { minCount: min, maxCount: max } = t;
   const multiple = t.countMultiple ?? 1;
   if (!isInt(min) || min < 2) throw invalid(`Invalid minimum count ${String(min)}: it must be an integer of 2 or more.`);
-  if (!isInt(max) || max < min) throw invalid(`Invalid maximum count ${String(max)}: it must be an integer of at least the minimum count ${min}.`);
+  if (!isInt(max) || max < min)
+    throw invalid(`Invalid maximum count ${String(max)}: it must be an integer of at least the minimum count ${min}.`);
   if (!isInt(multiple) || multiple < 1) throw invalid(`Invalid count multiple ${String(multiple)}: it must be an integer of 1 or more.`);
   if (min % multiple !== 0) throw invalid(`Invalid count multiple ${multiple}: the minimum count ${min} is not a multiple of it.`);
   if (max % multiple !== 0) throw invalid(`Invalid count multiple ${multiple}: the maximum count ${max} is not a multiple of it.`);
@@ -193,7 +227,7 @@ function checkTicket(t: TicketInput): void {
 }
 
 /** The query's clauses with `properties.<name>` fields turned into property slots. */
-function compileClauses(query: string, slots: PropertySlots): FlatClause[] {
+function compileClauses(query: string, symbols: PoolSymbols): FlatClause[] {
   let clauses: QueryClause[];
   try {
     clauses = parseQueryClauses(query);
@@ -205,7 +239,7 @@ function compileClauses(query: string, slots: PropertySlots): FlatClause[] {
     if (c.field === undefined) return { ...c, slot: -1 };
     if (!c.field.startsWith(PREFIX) || c.field.length === PREFIX.length)
       throw invalid(`Invalid matchmaker query: field "${c.field}" is not a ticket property (write properties.<name>).`);
-    return { ...c, slot: slots.of(c.field.slice(PREFIX.length)) };
+    return { ...c, slot: symbols.slot(c.field.slice(PREFIX.length)) };
   });
 }
 
@@ -224,7 +258,7 @@ function eqValueOf(c: FlatClause): string | undefined {
 }
 
 /** The index plan of compiled clauses (see QueryPlan). */
-export function planOf(clauses: readonly FlatClause[]): QueryPlan {
+export function planOf(clauses: readonly FlatClause[], symbols: PoolSymbols): QueryPlan {
   const eq = new Map<number, string>();
   let covered = true;
   let score = 0;
@@ -242,7 +276,7 @@ export function planOf(clauses: readonly FlatClause[]): QueryPlan {
     eqFields,
     eqKey: eqFields.map((f) => eq.get(f)!).join(KEY_SEP),
     range,
-    indexId: `${eqFields.join(',')}/${range?.field ?? ''}`,
+    indexId: symbols.indexId(`${eqFields.join(',')}/${range?.field ?? ''}`),
     coveredScore: covered && clauses.length > 0 ? score : undefined,
   };
 }
@@ -295,4 +329,13 @@ export function keysOf(e: TicketEntry, indexId: string, fields: readonly number[
   }
   if (cache.length < 4) cache.push([indexId, keys]);
   return keys;
+}
+
+/** Whether `a`'s query matches `b`'s properties; a comparison of numbers when they are of one kind. */
+export function accepts(a: TicketEntry, b: TicketEntry): boolean {
+  if (a.kind !== undefined && a.kind === b.kind) {
+    const v = b.value;
+    return (a.loOpen ? v > a.lo : v >= a.lo) && (a.hiOpen ? v < a.hi : v <= a.hi);
+  }
+  return scoreFlat(a.clauses, b.props) !== null;
 }

@@ -97,7 +97,7 @@ describe('MatchmakerPool rules', () => {
     mixed.add(ticket({ minCount: 2, maxCount: 6, countMultiple: 2 }));
     for (let i = 0; i < 4; i++) mixed.add(ticket({ minCount: 2, maxCount: 5 }));
     const groups = mixed.process();
-    assert.deepEqual(sizes(groups), [4], '5 users could meet, but 5 is no multiple of 2 and 6 is above the others\' max');
+    assert.deepEqual(sizes(groups), [4], "5 users could meet, but 5 is no multiple of 2 and 6 is above the others' max");
     assert.equal(mixed.size, 1);
 
     const fresh = new MatchmakerPool({ maxIntervals: 5 });
@@ -125,7 +125,10 @@ describe('MatchmakerPool rules', () => {
 
   test('ranges widen over intervals (the client re-adds a ticket with a wider query)', () => {
     const pool = new MatchmakerPool();
-    const q = (skill: number, w: number) => ({ numericProperties: { skill }, query: `+properties.skill:>=${skill - w} +properties.skill:<=${skill + w}` });
+    const q = (skill: number, w: number) => ({
+      numericProperties: { skill },
+      query: `+properties.skill:>=${skill - w} +properties.skill:<=${skill + w}`,
+    });
     const a = pool.add(ticket({ user: 'a', ...q(1000, 50) }));
     pool.add(ticket({ user: 'b', ...q(1150, 50) }));
     assert.deepEqual(pool.process(), []);
@@ -155,11 +158,15 @@ describe('MatchmakerPool rules', () => {
     assert.deepEqual(pool.ticketsOf('d'), [], "d's party ticket went with a's");
   });
 
-  test('two tickets of one user never match each other', () => {
+  test('two tickets of one user, or of one party, never match each other', () => {
     const pool = new MatchmakerPool();
     pool.add(ticket({ user: 'a' }));
     pool.add(ticket({ user: 'a' }));
     assert.deepEqual(pool.process(), []);
+    const party = new MatchmakerPool();
+    party.add({ ...ticket({ user: 'b' }), partyId: 'p' });
+    party.add({ ...ticket({ user: 'c' }), partyId: 'p' });
+    assert.deepEqual(party.process(), []);
   });
 
   test('per-user ticket limit is configurable and counts party tickets', () => {
@@ -168,6 +175,27 @@ describe('MatchmakerPool rules', () => {
     assert.throws(() => pool.add(ticket({ user: 'b' })), /Too many matchmaker tickets: user b already holds 1 \(the limit is 1\)/);
     assert.throws(() => new MatchmakerPool({ maxTicketsPerUser: 0 }), /maxTicketsPerUser/);
     assert.throws(() => new MatchmakerPool({ maxIntervals: 1.5 }), /maxIntervals/);
+  });
+
+  test('maxScan bounds the candidates one searcher examines', () => {
+    const run = (maxScan: number) => {
+      const pool = new MatchmakerPool({ maxScan });
+      // The oldest excludes asia: the index cannot narrow that, so it scans oldest first.
+      const s = pool.add(ticket({ stringProperties: { region: 'eu' }, query: '-properties.region:asia' }));
+      const c1 = pool.add(ticket({ stringProperties: { region: 'asia' } }));
+      const c2 = pool.add(ticket({ stringProperties: { region: 'asia' } }));
+      const c3 = pool.add(ticket({ stringProperties: { region: 'eu' } }));
+      return { groups: ids(pool.process()), s, c1, c2, c3 };
+    };
+    const all = run(Infinity);
+    assert.deepEqual(all.groups, [[all.s.id, all.c3.id].sort(), [all.c1.id, all.c2.id].sort()]);
+    const capped = run(2);
+    assert.deepEqual(
+      capped.groups,
+      [[capped.c1.id, capped.c2.id].sort(), [capped.s.id, capped.c3.id].sort()],
+      'the oldest gave up after 2',
+    );
+    assert.throws(() => new MatchmakerPool({ maxScan: 0 }), /maxScan/);
   });
 
   test('removal by ticket, user, session and party', () => {
@@ -199,7 +227,10 @@ describe('MatchmakerPool rules', () => {
     const oldest = pool.add(ticket({ createdAt: 100 }));
     const middle = pool.add(ticket({ createdAt: 200 }));
     assert.deepEqual(ids(pool.process()), [[oldest.id, middle.id].sort()]);
-    assert.deepEqual([...pool.tickets()].map((t) => t.id), [young.id]);
+    assert.deepEqual(
+      [...pool.tickets()].map((t) => t.id),
+      [young.id],
+    );
 
     const ranged = new MatchmakerPool();
     const q = { query: '+properties.skill:>=0 +properties.skill:<=100' };
@@ -227,7 +258,15 @@ describe('MatchmakerPool rules', () => {
     bad({ query: '+mode:ranked' }, /field "mode" is not a ticket property \(write properties.<name>\)/);
     bad({ query: '+properties.skill:>high' }, /needs a number/);
     bad({ users: [] }, /at least one user/);
-    bad({ users: [{ userId: 'a', sessionId: 's', username: 'a' }, { userId: 'a', sessionId: 's', username: 'a' }] }, /User a appears twice/);
+    bad(
+      {
+        users: [
+          { userId: 'a', sessionId: 's', username: 'a' },
+          { userId: 'a', sessionId: 's', username: 'a' },
+        ],
+      },
+      /User a appears twice/,
+    );
     bad({ id: '' }, /ticket id is required/);
     bad({ numericProperties: { skill: Number.NaN } }, /Numeric property skill must be a finite number/);
     bad({ stringProperties: { mode: 3 as unknown as string } }, /String property mode must be a string/);
@@ -238,7 +277,9 @@ describe('MatchmakerPool rules', () => {
 
   test('wildcards, field-less terms, numeric terms and soft (optional) ranges use the same language as labels', () => {
     const pool = new MatchmakerPool();
-    const a = pool.add(ticket({ stringProperties: { mode: 'ranked-duo' }, numericProperties: { level: 3 }, query: '+properties.mode:ranked-*' }));
+    const a = pool.add(
+      ticket({ stringProperties: { mode: 'ranked-duo' }, numericProperties: { level: 3 }, query: '+properties.mode:ranked-*' }),
+    );
     const b = pool.add(ticket({ stringProperties: { mode: 'ranked-solo' }, query: '+properties.level:3' }));
     assert.deepEqual(ids(pool.process()), [[a.id, b.id].sort()]);
     const p2 = new MatchmakerPool();
@@ -277,7 +318,13 @@ function refMatches(query: string, t: MatchmakerTicket): boolean {
 }
 
 /** Checks one pass: `before` is the pool before it, `groups` what it returned, `pool` the pool after. */
-function checkPass(before: Map<string, Snapshot>, groups: readonly MatchedGroup[], pool: MatchmakerPool, maxIntervals: number, full = true) {
+function checkPass(
+  before: Map<string, Snapshot>,
+  groups: readonly MatchedGroup[],
+  pool: MatchmakerPool,
+  maxIntervals: number,
+  full = true,
+) {
   const usedTickets = new Set<string>();
   const usedUsers = new Set<string>();
   const gone = new Set<string>();
@@ -308,10 +355,18 @@ function checkPass(before: Map<string, Snapshot>, groups: readonly MatchedGroup[
     }
     if (full)
       for (const a of g.tickets)
-        for (const b of g.tickets) if (a !== b) assert.ok(refMatches(a.query, b), `"${a.query}" matches ${JSON.stringify(b.stringProperties)} ${JSON.stringify(b.numericProperties)}`);
+        for (const b of g.tickets)
+          if (a !== b)
+            assert.ok(
+              refMatches(a.query, b),
+              `"${a.query}" matches ${JSON.stringify(b.stringProperties)} ${JSON.stringify(b.numericProperties)}`,
+            );
     for (const w of g.withdrawn) {
       assert.ok(before.has(w.id) && !usedTickets.has(w.id));
-      assert.ok(w.users.some((u) => g.users.some((x) => x.userId === u.userId)), 'withdrawn tickets share a user with the match');
+      assert.ok(
+        w.users.some((u) => g.users.some((x) => x.userId === u.userId)),
+        'withdrawn tickets share a user with the match',
+      );
       gone.add(w.id);
     }
   }
@@ -403,6 +458,47 @@ describe('MatchmakerPool randomized', () => {
     }
     assert.ok(matched > 200, `${matched} matches formed`);
     assert.ok(rejected > 0, 'some adds hit the per-user limit');
+  });
+
+  test('1v1 tickets of few kinds: every match obeys the rules, and no two waiting tickets could still match', () => {
+    const random = rng(3);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const pool = new MatchmakerPool({ maxIntervals: 3 });
+    let id = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 120; i++) {
+        const mode = pick(['a', 'b']);
+        const region = pick(['x', 'y']);
+        const skill = Math.floor(random() * 60);
+        const w = 1 + Math.floor(random() * 8);
+        const queries = [
+          `+properties.mode:${mode} +properties.region:${region}`,
+          `+properties.mode:${mode} +properties.region:${region} +properties.skill:>=${skill - w} +properties.skill:<=${skill + w}`,
+          `+properties.mode:${mode} +properties.skill:>${skill - w} +properties.skill:<${skill + w}`,
+          `+properties.skill:>=${skill - w} +properties.skill:<=${skill + w}`,
+          `+properties.mode:${pick(['a', 'b'])} +properties.region:${region}`,
+          `+properties.mode:${mode} properties.region:${region}`,
+          `+properties.mode:"${mode}" +properties.skill:>=${skill - w}`,
+        ];
+        const user = `u${Math.floor(random() * 300)}`;
+        try {
+          pool.add({
+            id: `d${id++}`,
+            users: [{ userId: user, sessionId: user, username: user }],
+            stringProperties: random() < 0.9 ? { mode, region } : { mode },
+            numericProperties: random() < 0.9 ? { skill } : {},
+            query: pick(queries),
+            minCount: 2,
+            maxCount: 2,
+            createdAt: id,
+          });
+        } catch (err) {
+          assert.ok(err instanceof AppError && err.code === Code.RESOURCE_EXHAUSTED, String(err));
+        }
+      }
+      const before = snapshot(pool);
+      checkPass(before, pool.process(), pool, 3);
+    }
   });
 
   test('a realistic pool of 100,000 tickets is processed in one pass', () => {
