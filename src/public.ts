@@ -23,6 +23,8 @@ export type {
   MatchmakerResult,
   Presence,
   RequestOf,
+  RoomClass,
+  RoomTypeOptions,
   ResponseOf,
   RpcFunction,
   RtAfterHookFunction,
@@ -38,6 +40,10 @@ export type { RuntimeMatch } from './hooks/nk-matches.js';
 export type { NakamaOperation, RealtimeMessage } from './hooks/operations.js';
 export { helpers } from './hooks/nk-helpers.js';
 export { AppError, Code } from './errors.js';
+/** Designer rooms: `class MyRoom extends GameRoom { … }`, then `initializer.registerRoom('my_room', MyRoom)`. */
+export { GameRoom, type ClientAuth } from './rooms/game.room.js';
+/** zod, for the schemas of `GameRoom.handle` (the server's own copy). */
+export { z } from 'zod';
 
 import { AppError, type Code } from './errors.js';
 

@@ -27,6 +27,7 @@ import { IndexedLocalDriver } from './rooms/local.driver.js';
 import { TavernRedisDriver } from './rooms/redis.driver.js';
 import { RoomPlacement } from './rooms/placement.js';
 import { ChatRoom } from './rooms/chat.room.js';
+import { GameRoomTypes } from './rooms/game.room.js';
 import { SessionRoom, sweepSessionListing } from './rooms/session.room.js';
 import { ColyseusMatchPort } from './rooms/match-directory.js';
 import { matchRoom } from './rooms/match.room.js';
@@ -139,7 +140,9 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const matchmakerStore: MatchmakerStore = config.redisUrl
     ? new RedisMatchmakerStore(config.redisUrl, undefined, (err) => log.warn({ err }, 'matchmaker store: Redis connection error'))
     : new LocalMatchmakerStore();
-  const matches = new ColyseusMatchPort(matchmakerStore, config.matchmakerIntervalMs * 3 + 5000);
+  const matches = new ColyseusMatchPort(matchmakerStore, config.matchmakerIntervalMs * 3 + 5000, (name) =>
+    runtime.registry.matches.has(name),
+  );
   const nk = createNk({
     em,
     hasher,
@@ -151,7 +154,8 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     maxFriends: config.maxFriends,
   });
   const runtimeInfo = { env: Object.freeze({ ...config.runtimeEnv }), node: config.nodeName, version: VERSION };
-  const runtime = new Runtime({ path: config.runtimePath, log: log.child({ scope: 'runtime' }), nk, info: runtimeInfo });
+  const runtimeLog = log.child({ scope: 'runtime' });
+  const runtime = new Runtime({ path: config.runtimePath, log: runtimeLog, nk, info: runtimeInfo });
 
   const { app, operations } = createApp(
     {
@@ -179,6 +183,21 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       parties: new ColyseusPartyPort(),
     },
   );
+  const roomDeps: RoomDeps = {
+    verifier,
+    hooks: runtime,
+    log,
+    metrics,
+    messageLimitBytes: config.socketMessageLimitBytes,
+    reconnectWindowSec: config.reconnectWindowSec,
+    em,
+    singleSocket: config.singleSocket,
+    flow: { messagesPerSecond: config.messagesPerSecond, maxBufferedBytes: config.maxBufferedBytes },
+    shutdownGraceSec: config.shutdownGraceSec,
+  };
+  // Designer rooms (`initializer.registerRoom`) become Colyseus room types at every load.
+  const gameRooms = new GameRoomTypes(roomDeps, (module) => ({ nk, logger: runtimeLog.child({ module }), module }));
+  runtime.onLoad((registry) => gameRooms.apply(new Map([...registry.rooms].map(([name, r]) => [name, { ...r.fn, module: r.module }]))));
   try {
     await runtime.load(operations);
   } catch (err) {
@@ -218,18 +237,6 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     ...(publicAddress ? { publicAddress } : {}),
     selectProcessIdToCreateRoom: shared ? (roomName: string) => placement.place(roomName) : async () => matchMaker.processId,
   });
-  const roomDeps: RoomDeps = {
-    verifier,
-    hooks: runtime,
-    log,
-    metrics,
-    messageLimitBytes: config.socketMessageLimitBytes,
-    reconnectWindowSec: config.reconnectWindowSec,
-    em,
-    singleSocket: config.singleSocket,
-    flow: { messagesPerSecond: config.messagesPerSecond, maxBufferedBytes: config.maxBufferedBytes },
-    shutdownGraceSec: config.shutdownGraceSec,
-  };
   game.define('session', bindRoom(SessionRoom, roomDeps));
   // By channel: `join`/`joinOrCreate` find the channel's room (its id is the channel's anyway).
   game.define('chat', bindRoom(ChatRoom, roomDeps)).filterBy(['channelId']);

@@ -21,6 +21,8 @@ export interface MatchmakerPorts {
   usersMatched(userIds: string[]): void;
   now(): number;
   onError(err: unknown, what: string): void;
+  /** Which of these sessions are still connected somewhere in the fleet. */
+  liveSessions(sessionIds: string[]): Promise<Set<string>>;
 }
 
 export interface MatchmakerOptions {
@@ -83,9 +85,24 @@ export class MatchmakerActor {
   private async load(): Promise<void> {
     this.pool = this.newPool();
     const stale: string[] = [];
+    const inputs: [string, TicketInput][] = [];
     for (const [id, raw] of await this.ports.store.loadTickets(this.opts.queue)) {
       try {
-        this.pool.add(JSON.parse(raw) as TicketInput);
+        inputs.push([id, JSON.parse(raw) as TicketInput]);
+      } catch {
+        stale.push(id);
+      }
+    }
+    // Tickets whose sessions ended while no instance held the queue (the holder crashed with
+    // them, or the events of their end went unheard during a takeover) are dropped, not revived.
+    const live = await this.ports.liveSessions([...new Set(inputs.flatMap(([, t]) => t.users.map((u) => u.sessionId)))]);
+    for (const [id, input] of inputs) {
+      if (!input.users.every((u) => live.has(u.sessionId))) {
+        stale.push(id);
+        continue;
+      }
+      try {
+        this.pool.add(input);
       } catch {
         stale.push(id);
       }

@@ -27,6 +27,9 @@ export interface InitializerDeps {
 }
 
 const realtime = new Set<string>(REALTIME_MESSAGES);
+/** Designer room names; Tavern's own rooms keep theirs. */
+const ROOM_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const RESERVED_ROOMS = new Set(['session', 'chat', 'match', 'matchmaker', 'party']);
 
 function mustBeFunction(fn: unknown, what: string): void {
   if (typeof fn !== 'function') throw new RegistrationError(`${what}: expected a function, got ${typeof fn}`);
@@ -112,6 +115,19 @@ export function createInitializer(d: InitializerDeps): Initializer {
       if (registry.matches.has(name))
         throw new RegistrationError(`registerMatch("${name}"): already registered by ${registry.matches.get(name)!.module}`);
       registry.matches.set(name, { fn: handler as never, module: d.module });
+    },
+    registerRoom(name, roomClass, options = {}) {
+      if (typeof name !== 'string' || !ROOM_NAME.test(name))
+        throw new RegistrationError('registerRoom: name must be 1–64 letters, digits, `_`, `-` or `.`');
+      if (RESERVED_ROOMS.has(name)) throw new RegistrationError(`registerRoom("${name}"): the name is Tavern's own room`);
+      mustBeFunction(roomClass, `registerRoom("${name}")`);
+      if (registry.rooms.has(name))
+        throw new RegistrationError(`registerRoom("${name}"): already registered by ${registry.rooms.get(name)!.module}`);
+      if (typeof options !== 'object' || options === null)
+        throw new RegistrationError(`registerRoom("${name}"): options must be an object`);
+      if (options.filterBy !== undefined && (!Array.isArray(options.filterBy) || options.filterBy.some((f) => typeof f !== 'string')))
+        throw new RegistrationError(`registerRoom("${name}"): filterBy must be an array of option names`);
+      registry.rooms.set(name, { fn: { roomClass, options }, module: d.module });
     },
     registerMatchmakerMatched(fn) {
       mustBeFunction(fn, 'registerMatchmakerMatched');

@@ -8,6 +8,8 @@ import type {
   LeaderboardResetFunction,
   MatchHandler,
   MatchmakerMatchedFunction,
+  RoomClass,
+  RoomTypeOptions,
   ShutdownFunction,
   TournamentEndFunction,
   TournamentResetFunction,
@@ -62,6 +64,8 @@ export class HookRegistry implements HookLookup {
   private readonly rtAfters = new Map<string, AfterHook>();
   private readonly rpcs = new Map<string, Rpc>();
   readonly matches = new Map<string, Registered<MatchHandler>>();
+  /** Designer room types by name. */
+  readonly rooms = new Map<string, Registered<{ roomClass: RoomClass; options: RoomTypeOptions }>>();
   matchmakerMatched: Registered<MatchmakerMatchedFunction> | undefined;
   readonly leaderboardReset: Registered<LeaderboardResetFunction>[] = [];
   readonly tournamentReset: Registered<TournamentResetFunction>[] = [];
@@ -118,6 +122,7 @@ export class HookRegistry implements HookLookup {
       rtBefore: this.rtBefores.size,
       rtAfter: this.rtAfters.size,
       matches: this.matches.size,
+      rooms: this.rooms.size,
     };
   }
 }

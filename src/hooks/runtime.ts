@@ -37,7 +37,17 @@ export class Runtime implements HookLookup {
   /** Operations the API serves (canonical names), for registration warnings. */
   private served: ReadonlySet<string> = new Set();
 
+  private readonly loadListeners: ((registry: HookRegistry) => void)[] = [];
+
   constructor(private readonly opts: RuntimeOptions) {}
+
+  /**
+   * Calls `fn` with every registry a load produces, before it goes into force (at boot and on each
+   * dev reload). Throwing refuses the registry: the load fails and the previous one stays.
+   */
+  onLoad(fn: (registry: HookRegistry) => void): void {
+    this.loadListeners.push(fn);
+  }
 
   /** The registry in force. Tests may register on it directly. */
   get registry(): HookRegistry {
@@ -78,6 +88,14 @@ export class Runtime implements HookLookup {
         await (init as InitModule)(buildContext(this.opts.info, 'init'), logger, this.opts.nk, initializer);
       } catch (err) {
         throw new ModuleLoadError(`module ${name} failed in InitModule: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      }
+    }
+    // Whoever acts on a new registry (the server defines its room types) may still refuse it.
+    for (const check of this.loadListeners) {
+      try {
+        check(registry);
+      } catch (err) {
+        throw new ModuleLoadError((err as Error)?.message ?? String(err), { cause: err });
       }
     }
     this.current = registry;

@@ -241,6 +241,19 @@ export type TournamentResetFunction = (
 export type TournamentEndFunction = TournamentResetFunction;
 export type ShutdownFunction = (ctx: Context, logger: Logger, nk: Nakama) => void | Promise<void>;
 
+/** Options of a designer room type (Colyseus's, passed through). */
+export interface RoomTypeOptions {
+  /** Join options that must match for `join`/`joinOrCreate` to pick a room (Colyseus `filterBy`). */
+  filterBy?: string[];
+  /** Which room `join`/`joinOrCreate` picks first (Colyseus `sortBy`: `clients`, `createdAt` or a metadata field). */
+  sortBy?: Record<string, 1 | -1 | 'asc' | 'desc' | 'ascending' | 'descending'>;
+  /** Options every new room of this type gets (merged under the client's). */
+  defaults?: Record<string, unknown>;
+}
+
+/** A designer room class: a subclass of `tavern`'s `GameRoom`. */
+export type RoomClass = abstract new (...args: never[]) => object;
+
 /** Registration functions handed to `InitModule`. */
 export interface Initializer {
   registerRpc(id: string, fn: RpcFunction): void;
@@ -250,6 +263,8 @@ export interface Initializer {
   registerRtAfter(message: RealtimeMessage | PascalRealtime, fn: RtAfterHookFunction): void;
   registerMatch<S>(name: string, handler: MatchHandler<S>): void;
   registerMatchmakerMatched(fn: MatchmakerMatchedFunction): void;
+  /** A Colyseus room type written in this module (`RoomClass` extends `GameRoom`), matchmade by name. */
+  registerRoom(name: string, roomClass: RoomClass, options?: RoomTypeOptions): void;
   registerLeaderboardReset(fn: LeaderboardResetFunction): void;
   registerTournamentReset(fn: TournamentResetFunction): void;
   registerTournamentEnd(fn: TournamentEndFunction): void;

@@ -9,9 +9,25 @@ import type { MatchPort } from '../hooks/match-port.js';
 import { aggregateStats, type MatchmakerStats, type MatchmakerStore } from '../services/matchmaker-store.js';
 import { selectMatches, type MatchFilter, type MatchListing } from '../services/matches.js';
 import { AUTHORITATIVE_MATCH, type AuthoritativeSpec, type MatchMetadata, type MatchRoom, type SignalReply } from './match.room.js';
+import { isGameRoomName } from './game.room.js';
 import { MATCH_ROOM } from './match-seats.js';
 
+/** A designer room as a match: authoritative, labelled with its metadata, named after its type. */
+function designerListingOf(room: IRoomCache): MatchListing {
+  const m: unknown = room.metadata;
+  return {
+    matchId: room.roomId,
+    authoritative: true,
+    label: typeof m === 'string' ? m : JSON.stringify(m ?? {}),
+    size: room.clients,
+    tickRate: 0,
+    handlerName: room.name,
+    createdAt: room.createdAt ? new Date(room.createdAt).getTime() : 0,
+  };
+}
+
 function listingOf(room: IRoomCache<MatchMetadata>): MatchListing {
+  if (room.name !== MATCH_ROOM) return designerListingOf(room);
   const m = room.metadata;
   return {
     matchId: room.roomId,
@@ -39,6 +55,8 @@ export class ColyseusMatchPort implements MatchPort {
   constructor(
     private readonly matchmaker: MatchmakerStore,
     private readonly statsStaleMs: number,
+    /** Whether a match handler of that name is registered (it wins over a designer room of the same name). */
+    private readonly hasMatchHandler: (name: string) => boolean = () => true,
   ) {}
 
   async matchmakerStats(): Promise<MatchmakerStats> {
@@ -48,6 +66,13 @@ export class ColyseusMatchPort implements MatchPort {
   async create(handlerName: string, params: Record<string, unknown>): Promise<string> {
     if (matchMaker.state !== matchMaker.MatchMakerState.READY) {
       throw new AppError(Code.UNAVAILABLE, 'Matches can be created once the server has started, and not while it stops.');
+    }
+    if (!this.hasMatchHandler(handlerName) && isGameRoomName(handlerName)) {
+      try {
+        return (await matchMaker.createRoom(handlerName, params)).roomId;
+      } catch (err) {
+        throw appErrorOf(err, 'Room could not be created.');
+      }
     }
     const spec: AuthoritativeSpec = { handler: handlerName, params };
     try {
@@ -61,13 +86,14 @@ export class ColyseusMatchPort implements MatchPort {
   async list(filter: MatchFilter): Promise<MatchListing[]> {
     // TODO(scaling): this reads every match room's listing on each call; an index by label field
     // (or Nakama's per-node index) is due when thousands of matches run.
-    const rooms = await matchMaker.query<MatchRoom>({ name: MATCH_ROOM });
+    const names = [MATCH_ROOM, ...Object.keys(matchMaker.getAllHandlers()).filter(isGameRoomName)];
+    const rooms = (await Promise.all(names.map((name) => matchMaker.query<MatchRoom>({ name })))).flat();
     return selectMatches(rooms.map(listingOf), filter);
   }
 
   async get(matchId: string): Promise<MatchListing | undefined> {
     const room = await matchMaker.getRoomById(matchId);
-    return room && room.name === MATCH_ROOM ? listingOf(room) : undefined;
+    return room && (room.name === MATCH_ROOM || isGameRoomName(room.name)) ? listingOf(room) : undefined;
   }
 
   async signal(matchId: string, data: string): Promise<string> {

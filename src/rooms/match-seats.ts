@@ -5,6 +5,7 @@
 import { matchMaker } from '@colyseus/core';
 import { Code } from '../errors.js';
 import { RealtimeCode, RealtimeError, type ClientAuth } from './base.room.js';
+import { isGameRoomName } from './game.room.js';
 
 /** The name the match room is defined under. */
 export const MATCH_ROOM = 'match';
@@ -26,7 +27,7 @@ export async function reserveMatchSeat(
   metadata: Record<string, string>,
 ): Promise<matchMaker.ISeatReservation> {
   const room = await matchMaker.getRoomById(matchId);
-  if (!room || room.name !== MATCH_ROOM || room.locked)
+  if (!room || (room.name !== MATCH_ROOM && !isGameRoomName(room.name)) || room.locked)
     throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.');
   try {
     return await matchMaker.reserveSeatFor(room, { metadata }, auth);

@@ -8,7 +8,7 @@
  * through its user's channel, wherever that session is connected.
  */
 import { randomUUID } from 'node:crypto';
-import { Room, type Client } from '@colyseus/core';
+import { matchMaker, Room, type Client } from '@colyseus/core';
 import type { Logger } from 'pino';
 import type { WirePresence } from '../actors/match-members.js';
 import { MatchmakerActor } from '../actors/matchmaker.actor.js';
@@ -21,6 +21,7 @@ import type { MatchmakerMatchedFunction, MatchmakerResult } from '../hooks/types
 import type { MatchedGroup, MatchmakerUser } from '../services/matchmaker-pool.js';
 import type { MatchmakerStore } from '../services/matchmaker-store.js';
 import { userChannel } from '../services/notifications.js';
+import { sessionRoomId } from './room-ids.js';
 import { QUEUE_EVENTS, queueRoomId, type QueueEvent, type Reply, type TicketRequest } from './matchmaker-client.js';
 
 export interface MatchmakerRoomDeps {
@@ -101,6 +102,10 @@ export class MatchmakerRoom extends Room {
         },
         now: () => Date.now(),
         onError: (err, what) => this.log.error({ err }, `matchmaker: ${what} failed`),
+        liveSessions: async (ids) => {
+          const found = await matchMaker.findRoomsByIds(ids.map(sessionRoomId));
+          return new Set(ids.filter((id) => found.has(sessionRoomId(id))));
+        },
       },
       {
         queue: this.queue,

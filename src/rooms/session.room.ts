@@ -14,6 +14,7 @@ import { getUsers } from '../services/users.js';
 import * as v from '../services/validation.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
 import { reserveMatchSeat, reserveTokenSeat } from './match-seats.js';
+import { sessionRoomId } from './room-ids.js';
 import { addTicket, removeTicket, sessionEnded, TicketFields, TicketRemove } from './matchmaker-client.js';
 
 /** `ping`: any JSON object (or nothing); answered with a `pong` carrying the same fields. */
@@ -69,8 +70,7 @@ export type SessionState = InstanceType<typeof SessionState>;
 /** Close code for a session closed because a newer session of the same user connected. */
 export const CLOSE_SINGLE_SOCKET = 4409;
 
-/** The room id of a session's room. */
-export const sessionRoomId = (sessionId: string) => `session_${sessionId}`;
+export { sessionRoomId };
 
 /** The metadata of a session room's listing. */
 export interface SessionListing {

@@ -1,78 +1,28 @@
 /**
  * Parties through real SDK clients against a real server, on local and on Redis presence: open
- * and closed parties, leader actions, data, leaving and handing over, closing, the matchmaker
- * hooks, and `GET /v2/party`.
+ * and closed parties, leader actions, data, leaving and handing over, closing, and
+ * `GET /v2/party`. Party matchmaking runs against the real matchmaker in party-matchmaking.test.ts.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { matchMaker } from '@colyseus/core';
 import { CloseCode, MatchMakeError, type Room } from '@colyseus/sdk';
-import express from 'express';
-import { partyEndpoints } from '../../src/api/parties.js';
-import { endpointMiddleware } from '../../src/api/pipeline.js';
-import { bindRoom, type RoomDeps, type TavernRoom } from '../../src/rooms/base.room.js';
-import { ColyseusPartyPort } from '../../src/rooms/party-directory.js';
-import { PARTY_ROOM, partyRoom, partyRoomId } from '../../src/rooms/party.room.js';
-import type { PartyMatchmaker, PartyMatchmakerRequest } from '../../src/services/parties.js';
+import { PARTY_ROOM, partyRoomId } from '../../src/rooms/party.room.js';
 import { eventually, inbox, sdk, serverSocketOf } from '../support/realtime.js';
 import { http, newDevice, redisUrl, startTestServer, type TestServer } from '../support/server.js';
 import { decodeJwt } from '../support/wire.js';
 
 const presences = process.env.TAVERN_TEST_PRESENCE ? [process.env.TAVERN_TEST_PRESENCE] : ['local', 'redis'];
-const TYPES = [
-  'party',
-  'party_presence_event',
-  'party_leader',
-  'party_join_request',
-  'party_data',
-  'party_close',
-  'party_update',
-  'party_matchmaker_ticket',
-  'error',
-];
+const TYPES = ['party', 'party_presence_event', 'party_leader', 'party_join_request', 'party_data', 'party_close', 'party_update', 'error'];
 
 for (const kind of presences) {
   describe(`parties on ${kind} presence`, () => {
     let s: TestServer;
-    let api: string;
-    let standalone: Server | undefined;
-    const tickets: { party: Parameters<PartyMatchmaker['addParty']>[0]; request: PartyMatchmakerRequest }[] = [];
-    const withdrawn: string[] = [];
-    const matchmaker: PartyMatchmaker = {
-      addParty: async (party, request) => {
-        tickets.push({ party, request });
-        return `ticket-${tickets.length}`;
-      },
-      removeParty: async (_partyId, ticket) => void withdrawn.push(ticket),
-    };
-    let deps: RoomDeps;
 
     before(async () => {
       s = await startTestServer({ reconnectWindowSec: 1, ...(kind === 'redis' ? { redisUrl: redisUrl() } : {}) });
-      // The room deps every room of this server shares, read off the chat room's bound class.
-      deps = (matchMaker.getRoomClass('chat') as unknown as typeof TavernRoom).deps!;
-      // This suite's party room carries a recording matchmaker (server.ts may define one of its own).
-      matchMaker.defineRoomType(PARTY_ROOM, bindRoom(partyRoom({ matchmaker }), deps));
-      api = s.url;
-      if ((await http(s.url, 'GET', '/v2/party')).status === 404) {
-        // `GET /v2/party` is not in src/api/app.ts yet: serve the endpoint beside the server.
-        const app = express();
-        app.use(
-          endpointMiddleware(partyEndpoints({ parties: new ColyseusPartyPort() }), {
-            ...deps,
-            serverKey: s.config.serverKey,
-            httpKey: s.config.httpKey,
-          }),
-        );
-        standalone = createServer(app);
-        await new Promise<void>((resolve) => standalone!.listen(0, '127.0.0.1', resolve));
-        api = `http://127.0.0.1:${(standalone.address() as AddressInfo).port}`;
-      }
     });
     after(async () => {
-      await new Promise((resolve) => (standalone ? standalone.close(resolve) : resolve(undefined)));
       await s?.stop();
     });
 
@@ -242,69 +192,6 @@ for (const kind of presences) {
       await assert.rejects(sdk(s.url, carol.token).joinById(a.room.roomId), (err: unknown) => err instanceof MatchMakeError);
     });
 
-    test('the matchmaker hooks: leader only, every member hears the ticket, a join withdraws it', async () => {
-      const [alice, bob, carol] = [await user(), await user(), await user()];
-      const a = await create(alice, { open: true, max_size: 4 });
-      const b = await join(bob, a.id);
-      await b.box.take('party');
-      const add = {
-        party_id: a.id,
-        min_count: 2,
-        max_count: 4,
-        query: '+properties.region:eu',
-        string_properties: { region: 'eu' },
-        count_multiple: 2,
-      };
-      b.room.send('party_matchmaker_add', add);
-      assert.equal((await b.box.take('error')).message, 'Error adding party to matchmaker: party leader only');
-      a.room.send('party_matchmaker_add', { ...add, min_count: 1 });
-      assert.deepEqual(await a.box.take('error'), {
-        code: 3,
-        status: 3,
-        message: 'Invalid minimum count, must be >= 2',
-        type: 'party_matchmaker_add',
-      });
-      a.room.send('party_matchmaker_add', { ...add, max_count: 5 });
-      assert.equal((await a.box.take('error')).message, 'Invalid count multiple for maximum count, must divide');
-      a.room.send('party_matchmaker_add', add);
-      const ticket = (await a.box.take('party_matchmaker_ticket')).ticket;
-      assert.deepEqual(await b.box.take('party_matchmaker_ticket'), { party_id: a.id, ticket });
-      const sent = tickets.find((t) => t.party.partyId === a.id)!;
-      assert.deepEqual(sent.party.leader, { userId: alice.uid, sessionId: alice.sid, username: alice.username });
-      assert.deepEqual(
-        sent.party.members.map((m) => m.userId),
-        [alice.uid, bob.uid],
-      );
-      assert.deepEqual(sent.request, {
-        query: '+properties.region:eu',
-        minCount: 2,
-        maxCount: 4,
-        countMultiple: 2,
-        stringProperties: { region: 'eu' },
-        numericProperties: {},
-      });
-      const c = await join(carol, a.id);
-      await c.box.take('party');
-      await eventually(() => assert.ok(withdrawn.includes(ticket)));
-
-      // Without a matchmaker: UNAVAILABLE.
-      matchMaker.defineRoomType(PARTY_ROOM, bindRoom(partyRoom({}), deps));
-      try {
-        const lone = await create(alice, { open: true, max_size: 2 });
-        lone.room.send('party_matchmaker_add', { min_count: 2, max_count: 2, query: '*' });
-        assert.deepEqual(await lone.box.take('error'), {
-          code: 0,
-          status: 14,
-          message: 'Error adding party to matchmaker: matchmaker not enabled',
-          type: 'party_matchmaker_add',
-        });
-        await lone.room.leave();
-      } finally {
-        matchMaker.defineRoomType(PARTY_ROOM, bindRoom(partyRoom({ matchmaker }), deps));
-      }
-      for (const r of [a, b, c]) await r.room.leave();
-    });
-
     test('GET /v2/party: open filter, label query, paging, hidden parties never listed; party_update relists', async () => {
       const owner = await user();
       const tag = `t${Date.now()}`;
@@ -319,7 +206,7 @@ for (const kind of presences) {
         made.push(await create(u, { open, max_size: 4, hidden, ...(hidden ? {} : { label: JSON.stringify({ tag, mode }) }) }));
       }
       const list = async (q: string) => {
-        const res = await http(api, 'GET', `/v2/party?${q}`, { auth: owner.bearer });
+        const res = await http(s.url, 'GET', `/v2/party?${q}`, { auth: owner.bearer });
         assert.equal(res.status, 200, JSON.stringify(res.body));
         return res.body as { parties?: any[]; cursor?: string };
       };
@@ -349,12 +236,12 @@ for (const kind of presences) {
         [made[2]!.id],
       );
       assert.equal(page2.cursor, undefined);
-      assert.equal((await http(api, 'GET', `/v2/party?${mine}&limit=3&cursor=${page1.cursor}`, { auth: owner.bearer })).status, 400);
+      assert.equal((await http(s.url, 'GET', `/v2/party?${mine}&limit=3&cursor=${page1.cursor}`, { auth: owner.bearer })).status, 400);
       assert.equal(
-        (await http(api, 'GET', '/v2/party?limit=0', { auth: owner.bearer })).body.message,
+        (await http(s.url, 'GET', '/v2/party?limit=0', { auth: owner.bearer })).body.message,
         'Invalid limit - limit must be between 1 and 100.',
       );
-      assert.equal((await http(api, 'GET', '/v2/party')).status, 401);
+      assert.equal((await http(s.url, 'GET', '/v2/party')).status, 401);
       const all2 = await list('limit=100');
       assert.ok(!all2.parties?.some((p) => p.party_id === made[3]!.id), 'hidden parties are never listed');
 
