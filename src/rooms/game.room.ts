@@ -24,7 +24,7 @@ export interface GameRoomDeps {
 
 export type { ClientAuth };
 
-export abstract class GameRoom<State extends object = any> extends TavernRoom {
+export abstract class GameRoom<State extends object = object> extends TavernRoom {
   /** Set by `bindGameRoom`. */
   static gameDeps: GameRoomDeps | undefined;
   declare state: State;
