@@ -164,6 +164,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       rateLimitWindowSec: config.rateLimitWindowSec,
       trustProxy: config.trustProxy,
       metricsEnabled: config.metrics,
+      dev: config.dev,
     },
     {
       serverKey: config.serverKey,

@@ -10,6 +10,8 @@ import { groupEndpoints, type GroupApiDeps } from './groups.js';
 import { friendEndpoints, type FriendApiDeps } from './friends.js';
 import { leaderboardEndpoints, type LeaderboardApiDeps } from './leaderboards.js';
 import { matchEndpoints, type MatchApiDeps } from './matches.js';
+import { mountDevPages } from './dev-pages.js';
+import { mountPlayground } from './playground.js';
 import { partyEndpoints, type PartyApiDeps } from './parties.js';
 import { tournamentEndpoints } from './tournaments.js';
 import { endpointMiddleware, type Endpoint, type PipelineDeps } from './pipeline.js';
@@ -25,6 +27,8 @@ export interface AppOptions {
   rateLimitWindowSec: number;
   trustProxy: string;
   metricsEnabled: boolean;
+  /** Dev mode: the example game's page at /play and the Colyseus playground at /playground. */
+  dev?: boolean;
 }
 
 export type ApiDeps = PipelineDeps &
@@ -98,6 +102,10 @@ export function createApp(options: AppOptions, deps: ApiDeps): { app: express.Ex
     });
   }
 
+  if (options.dev) {
+    mountDevPages(app, deps.log);
+    void mountPlayground(app, deps.log);
+  }
   // RPC bodies are a JSON string literal or, with ?unwrap, anything: the endpoint parses them itself.
   app.use('/v2/rpc', express.text({ limit: options.bodyLimitBytes, type: () => true }));
   // Nakama clients (and curl -d) do not always send a JSON content type: parse every body as JSON.
