@@ -159,6 +159,9 @@ for (const kind of presences) {
       assert.equal(stats.status, 200);
       assert.ok(stats.body.ticket_count >= 2, JSON.stringify(stats.body));
       assert.equal(typeof stats.body.oldest_ticket_create_time, 'string');
+      const nkStats = await s.runtime.nk.matchmakerStats();
+      assert.equal(nkStats.ticketCount, stats.body.ticket_count);
+      assert.equal(nkStats.oldestTicketCreateTime, Math.floor(Date.parse(stats.body.oldest_ticket_create_time) / 1000));
       // c waits in both queues: it matches a or b, not both.
       await add(c, duelTicket(mode, { queue: 'north' }));
       await add(c, duelTicket(mode, { queue: 'south' }));
