@@ -197,7 +197,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     shutdownGraceSec: config.shutdownGraceSec,
   };
   // Designer rooms (`initializer.registerRoom`) become Colyseus room types at every load.
-  const gameRooms = new GameRoomTypes(roomDeps, (module) => ({ nk, logger: runtimeLog.child({ module }), module }));
+  const gameRooms = new GameRoomTypes(roomDeps, (module) => ({ nk, logger: runtimeLog.child({ module }), module, env: runtimeInfo.env }));
   runtime.onLoad((registry) => gameRooms.apply(new Map([...registry.rooms].map(([name, r]) => [name, { ...r.fn, module: r.module }]))));
   try {
     await runtime.load(operations);

@@ -20,6 +20,8 @@ export interface GameRoomDeps {
   logger: Logger;
   /** The registering module (for logs). */
   module: string;
+  /** `TAVERN_RUNTIME_ENV`, as modules see it in `ctx.env`. */
+  env: Readonly<Record<string, string>>;
 }
 
 export type { ClientAuth };
@@ -38,6 +40,11 @@ export abstract class GameRoom<State extends object = object> extends TavernRoom
   /** The `nk` facade: storage, wallets, leaderboards, notifications… from inside the room. */
   protected get nk(): Nakama {
     return this.gameDeps.nk;
+  }
+
+  /** `TAVERN_RUNTIME_ENV` (the modules' `ctx.env`): server-side settings clients cannot override. */
+  protected get env(): Readonly<Record<string, string>> {
+    return this.gameDeps.env;
   }
 
   private _logger?: Logger;

@@ -28,7 +28,12 @@ for (const kind of presences) {
       dir = mkdtempSync(path.join(tmpdir(), 'tavern-designer-'));
       cpSync(fixture, dir, { recursive: true });
       writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
-      s = await startTestServer({ ...overridesFor(kind), runtimePath: dir, matchmakerIntervalMs: 100 });
+      s = await startTestServer({
+        ...overridesFor(kind),
+        runtimePath: dir,
+        matchmakerIntervalMs: 100,
+        runtimeEnv: '{"COUNTER_DEFAULT_MODE":"from-env"}',
+      });
     });
     after(async () => {
       await s?.stop();
@@ -114,6 +119,10 @@ for (const kind of presences) {
       const room = await sdk(s.url, a.token).consumeSeatReservation(reservation);
       assert.equal(room.roomId, roomId);
       await eventually(() => assert.equal(state(room).mode, 'rpc'));
+      // Without a mode option the room falls back to a server setting (this.env, the modules' ctx.env).
+      const plain = await sdk(s.url, a.token).create('counter', {});
+      await eventually(() => assert.equal(state(plain).mode, 'from-env'));
+      await plain.leave();
       await room.leave();
 
       const b = await matchUser(s.url);
