@@ -96,10 +96,18 @@ export async function removeTicket(queue: string, ticket: string, owner: { sessi
   await call<Record<string, never>>(queue, 'removeTicket', [ticket, owner]);
 }
 
-/** Tells every queue a session ended (its tickets go). */
+/**
+ * Tells every queue a session ended (its tickets go). Best effort, never rejects: while the
+ * process shuts down Presence may already be closed, and a queue that missed the event drops
+ * the session's tickets when it next loads (their session room is gone).
+ */
 export async function sessionEnded(presence: Pick<Presence, 'publish'>, sessionId: string): Promise<void> {
   const event: QueueEvent = { type: 'remove_session', sessionId };
-  await presence.publish(QUEUE_EVENTS, event);
+  try {
+    await presence.publish(QUEUE_EVENTS, event);
+  } catch {
+    // See above.
+  }
 }
 
 /** Parties matchmake as one ticket in the default queue (all members land in the same match). */

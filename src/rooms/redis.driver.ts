@@ -44,9 +44,24 @@
  *
  * All scripts touch several keys: use a single Redis (or a hash tag in keyPrefix on a Cluster).
  */
-import { initializeRoomCache, logger, matchMaker, type IRoomCache, type MatchMakerDriver, type SortOptions } from '@colyseus/core';
+import { logger, matchMaker, type IRoomCache, type MatchMakerDriver, type SortOptions } from '@colyseus/core';
 import { Redis } from 'ioredis';
+import {
+  decode,
+  encode,
+  hasOwn,
+  indexable,
+  lookup,
+  matchesConditions,
+  sortRooms,
+  type Conditions,
+  type Listing,
+} from './redis-driver-listing.js';
 import { SCRIPTS, type ScriptName } from './redis-driver-scripts.js';
+
+export { matchesConditions, sortRooms };
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 export interface TavernRedisDriverOptions {
   url: string;
@@ -68,62 +83,6 @@ export interface TavernRedisDriverOptions {
   filterFields?: (roomName: string) => readonly string[];
   /** Re-publishes this process's rooms after it found itself swept; default `matchMaker.restoreMissingRoomCaches`. */
   restoreRooms?: () => void | Promise<void>;
-}
-
-type Conditions = Partial<IRoomCache> & Record<string, unknown>;
-type Listing = IRoomCache & Record<string, unknown>;
-type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-
-const hasOwn = (o: unknown, field: string): boolean => o != null && Object.prototype.hasOwnProperty.call(o, field);
-
-/** Query semantics: the listing's top-level field if present, else `metadata[field]`, else absent. */
-function lookup(room: Listing, field: string): { found: boolean; value?: unknown } {
-  if (hasOwn(room, field)) return { found: true, value: room[field] };
-  const metadata = room.metadata as Record<string, unknown> | undefined;
-  if (hasOwn(metadata, field)) return { found: true, value: metadata![field] };
-  return { found: false };
-}
-
-/** Values whose JSON encoding is equal exactly when they are `===`. */
-const indexable = (v: unknown): boolean =>
-  typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v));
-
-export function matchesConditions(room: IRoomCache, conditions: Conditions): boolean {
-  for (const [field, value] of Object.entries(conditions)) {
-    const got = lookup(room as Listing, field);
-    if (!got.found || got.value !== value) return false;
-  }
-  return true;
-}
-
-/** The stock `@colyseus/redis-driver` Query order: fields in order, top-level value else metadata. */
-export function sortRooms(rooms: IRoomCache[], sortOptions?: SortOptions): IRoomCache[] {
-  const order = Object.entries(sortOptions ?? {}).map(
-    ([field, d]) => [field, d === 1 || d === 'asc' || d === 'ascending' ? 1 : -1] as const,
-  );
-  if (order.length === 0) return rooms;
-  const valueOf = (room: IRoomCache, field: string): unknown =>
-    hasOwn(room, field) ? (room as Listing)[field] : (room.metadata as Record<string, unknown> | undefined)?.[field];
-  return rooms.sort((a, b) => {
-    for (const [field, direction] of order) {
-      const v1 = valueOf(a, field) as number;
-      const v2 = valueOf(b, field) as number;
-      if (v1 > v2) return direction;
-      if (v1 < v2) return -direction;
-    }
-    return 0;
-  });
-}
-
-const encode = (room: IRoomCache): string => JSON.stringify(room.maxClients === Infinity ? { ...room, maxClients: undefined } : room);
-/**
- * `initializeRoomCache` fills the defaults but its `...initialValues` spread puts the JSON string
- * back over the Date it built (the stock driver returns strings): restore the Date here.
- */
-function decode(json: string): IRoomCache {
-  const room = initializeRoomCache(JSON.parse(json) as Partial<IRoomCache>);
-  if (room.createdAt !== undefined && !(room.createdAt instanceof Date)) room.createdAt = new Date(room.createdAt);
-  return room;
 }
 
 const defaultFilterFields = (name: string): readonly string[] =>
@@ -226,7 +185,7 @@ export class TavernRedisDriver implements MatchMakerDriver {
   }
 
   private async write(room: IRoomCache, mode: 'insert' | 'update' | 'upsert'): Promise<boolean> {
-    if (!room.roomId) return false;
+    if (!room.roomId || this.closed) return false;
     const json = encode(room);
     const keys = this.indexKeys(decode(json));
     return (await this.run('tavernMmWrite', [this.roomsKey, this.idxKey, ...keys], [room.roomId, json, mode])) === 1;
@@ -235,6 +194,7 @@ export class TavernRedisDriver implements MatchMakerDriver {
   // ---- MatchMakerDriver ----------------------------------------------------------------------
 
   async has(roomId: string): Promise<boolean> {
+    if (this.closed) return false;
     return (await this.client.hexists(this.roomsKey, roomId)) === 1;
   }
 
@@ -261,7 +221,21 @@ export class TavernRedisDriver implements MatchMakerDriver {
 
   /** create=true: upsert (restoring a swept listing); create=false: only while the room is listed. */
   persist(room: IRoomCache, create = false): Promise<boolean> {
-    return this.write(room, create ? 'upsert' : 'update');
+    return create ? this.write(room, 'upsert') : this.quietly(this.write(room, 'update'));
+  }
+
+  /**
+   * Listing updates (joins, leaves, locks, metadata) come from room events that Colyseus does not
+   * always await or catch — also while the process shuts down, after this driver closed. A failed
+   * update is reported and answers false rather than becoming an unhandled rejection.
+   */
+  private async quietly(p: Promise<boolean>): Promise<boolean> {
+    try {
+      return await p;
+    } catch (err) {
+      if (!this.closed) this.reportError(err);
+      return false;
+    }
   }
 
   /** Applies `$set`/`$inc` to `room` in place (like the stock drivers), then writes it if still listed. */
@@ -269,7 +243,7 @@ export class TavernRedisDriver implements MatchMakerDriver {
     const target = room as Listing;
     for (const [field, value] of Object.entries(operations.$set ?? {})) target[field] = value;
     for (const [field, value] of Object.entries(operations.$inc ?? {})) target[field] = (target[field] as number) + (value as number);
-    return this.write(room, 'update');
+    return this.quietly(this.write(room, 'update'));
   }
 
   /**
@@ -277,6 +251,7 @@ export class TavernRedisDriver implements MatchMakerDriver {
    * a rejection would end the process. Failures go to `onError` and answer false.
    */
   async remove(roomId: string): Promise<boolean> {
+    if (this.closed) return false;
     try {
       return (await this.run('tavernMmRemove', [this.roomsKey, this.idxKey], [roomId])) === 1;
     } catch (err) {
@@ -287,7 +262,7 @@ export class TavernRedisDriver implements MatchMakerDriver {
 
   async findByIds(roomIds: string[]): Promise<Map<string, IRoomCache>> {
     const out = new Map<string, IRoomCache>();
-    if (roomIds.length === 0) return out;
+    if (roomIds.length === 0 || this.closed) return out;
     const values = await this.client.hmget(this.roomsKey, ...roomIds);
     values.forEach((json, i) => {
       if (json) out.set(roomIds[i]!, decode(json));
@@ -296,6 +271,7 @@ export class TavernRedisDriver implements MatchMakerDriver {
   }
 
   private async candidates(c: Conditions): Promise<IRoomCache[]> {
+    if (this.closed) return [];
     if (typeof c.roomId === 'string') {
       const json = await this.client.hget(this.roomsKey, c.roomId);
       return json ? [decode(json)] : [];

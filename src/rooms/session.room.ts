@@ -214,9 +214,16 @@ export class SessionRoom extends TavernRoom {
   override async onLeave(): Promise<void> {
     const actor = this.actor;
     this.actor = undefined;
-    if (this.deps.singleSocket && actor) await this.presence.unsubscribe(singleSocketChannel(actor.identity.userId), this.onSingleSocket);
-    await actor?.stop();
+    if (!actor) return;
+    try {
+      if (this.deps.singleSocket) await this.presence.unsubscribe(singleSocketChannel(actor.identity.userId), this.onSingleSocket);
+      await actor.stop();
+    } catch (err) {
+      // Colyseus does not catch a rejected onLeave (an unhandled rejection). While the process shuts
+      // down, Presence may close under us: a survivor's sweep takes the session offline instead.
+      this.log.warn({ err }, 'session could not go offline cleanly');
+    }
     // Nakama drops a session's matchmaker tickets when it disconnects.
-    if (actor) await sessionEnded(this.presence, this.sessionId);
+    await sessionEnded(this.presence, this.sessionId);
   }
 }
