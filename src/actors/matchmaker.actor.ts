@@ -183,7 +183,13 @@ export class MatchmakerActor {
     const now = this.ports.now();
     for (const t of group.tickets) this.completions.push({ createMs: t.createdAt, completeMs: now });
     if (this.completions.length > COMPLETIONS) this.completions.splice(0, this.completions.length - COMPLETIONS);
-    await this.ports.formed(group);
+    try {
+      await this.ports.formed(group);
+    } finally {
+      // The claim only guards the forming: once every queue was told (`usersMatched`) and the users
+      // were announced, they may queue and match again at once.
+      await this.ports.store.releaseUsers(userIds, claim);
+    }
   }
 
   stats(): QueueStats {

@@ -47,13 +47,21 @@ export async function reserveTokenSeat(
   auth: ClientAuth,
   metadata: Record<string, string>,
 ): Promise<matchMaker.ISeatReservation> {
-  let room = await matchMaker.getRoomById(matchId);
-  if (!room) {
+  // Every matched user may arrive at once, through different processes: creations race (the
+  // registry keeps one room) and a reservation sent to the winner's process in the moment it
+  // starts listening can time out. A few tries settle both.
+  for (let attempt = 1; ; attempt++) {
     try {
-      room = await matchMaker.createRoom(MATCH_ROOM, { [MATCHMAKER_MATCH]: matchId });
+      if (!(await matchMaker.getRoomById(matchId))) await matchMaker.createRoom(MATCH_ROOM, { [MATCHMAKER_MATCH]: matchId });
+      return await reserveMatchSeat(matchId, auth, metadata);
     } catch (err) {
-      throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.', { cause: err });
+      if (attempt >= TOKEN_SEAT_ATTEMPTS) {
+        if (err instanceof RealtimeError) throw err;
+        throw new RealtimeError(RealtimeCode.MATCH_NOT_FOUND, Code.NOT_FOUND, 'Match not found.', { cause: err });
+      }
+      await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
-  return reserveMatchSeat(matchId, auth, metadata);
 }
+
+const TOKEN_SEAT_ATTEMPTS = 3;

@@ -52,6 +52,8 @@ export interface MatchmakerStore {
   releaseLease(queue: string, holder: string): Promise<void>;
   /** Claims every user for `holder`, or none when any of them is already claimed. */
   claimUsers(userIds: readonly string[], holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives back (after a short linger) the claims `holder` has on these users: the match is formed and announced. */
+  releaseUsers(userIds: readonly string[], holder: string): Promise<void>;
   saveTicket(queue: string, id: string, data: string): Promise<void>;
   removeTickets(queue: string, ids: readonly string[]): Promise<void>;
   loadTickets(queue: string): Promise<Map<string, string>>;
@@ -86,6 +88,19 @@ end
 for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
 return 1`;
 
+/** Shortens each claim that still holds ARGV[1] to ARGV[2] ms. */
+const UNCLAIM = `
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+end
+return 0`;
+
+/**
+ * A released claim lingers this long: another queue may be between forming a group and claiming
+ * it, with this match's `remove_users` event not yet applied.
+ */
+const CLAIM_LINGER_MS = 1000;
+
 export class RedisMatchmakerStore implements MatchmakerStore {
   private readonly redis: Redis;
 
@@ -110,6 +125,12 @@ export class RedisMatchmakerStore implements MatchmakerStore {
     if (userIds.length === 0) return true;
     const keys = userIds.map((id) => `${this.prefix}claim:${id}`);
     return (await this.redis.eval(CLAIM, keys.length, ...keys, holder, String(ttlMs))) === 1;
+  }
+
+  async releaseUsers(userIds: readonly string[], holder: string): Promise<void> {
+    if (userIds.length === 0) return;
+    const keys = userIds.map((id) => `${this.prefix}claim:${id}`);
+    await this.redis.eval(UNCLAIM, keys.length, ...keys, holder, String(CLAIM_LINGER_MS));
   }
 
   async saveTicket(queue: string, id: string, data: string): Promise<void> {
@@ -177,6 +198,15 @@ export class LocalMatchmakerStore implements MatchmakerStore {
     const until = this.now() + ttlMs;
     for (const id of userIds) this.claims.set(id, { holder, until });
     return Promise.resolve(true);
+  }
+
+  releaseUsers(userIds: readonly string[], holder: string): Promise<void> {
+    const until = this.now() + CLAIM_LINGER_MS;
+    for (const id of userIds) {
+      const c = this.claims.get(id);
+      if (c?.holder === holder) c.until = Math.min(c.until, until);
+    }
+    return Promise.resolve();
   }
 
   saveTicket(queue: string, id: string, data: string): Promise<void> {
