@@ -26,6 +26,7 @@ import { bindRoom, type RoomDeps } from './rooms/base.room.js';
 import { IndexedLocalDriver } from './rooms/local.driver.js';
 import { TavernRedisDriver } from './rooms/redis.driver.js';
 import { RoomPlacement } from './rooms/placement.js';
+import { RoomTicker } from './rooms/room-ticker.js';
 import { ChatRoom } from './rooms/chat.room.js';
 import { GameRoomTypes } from './rooms/game.room.js';
 import { SessionRoom, sweepSessionListing } from './rooms/session.room.js';
@@ -195,6 +196,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     singleSocket: config.singleSocket,
     flow: { messagesPerSecond: config.messagesPerSecond, maxBufferedBytes: config.maxBufferedBytes },
     shutdownGraceSec: config.shutdownGraceSec,
+    ticker: new RoomTicker(),
   };
   // Designer rooms (`initializer.registerRoom`) become Colyseus room types at every load.
   const gameRooms = new GameRoomTypes(roomDeps, (module) => ({ nk, logger: runtimeLog.child({ module }), module, env: runtimeInfo.env }));

@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics.js';
 import type { Em } from '../services/db.js';
 import { firstIssue } from '../services/validation.js';
 import { CLOSE_FLOOD, CLOSE_SLOW_READER, FlowControl, type FlowLimits } from './flow-control.js';
+import type { RoomTicker } from './room-ticker.js';
 
 /** What every room needs from the server. */
 export interface RoomDeps {
@@ -33,6 +34,8 @@ export interface RoomDeps {
   flow: FlowLimits;
   /** How long a draining process gives its rooms (told to clients in `server_shutdown`). */
   shutdownGraceSec: number;
+  /** The shared clock timer of quiet rooms (session rooms). */
+  ticker: RoomTicker;
 }
 
 /** Sent to every client of a draining process before its room closes (Tavern's addition to Nakama's messages). */

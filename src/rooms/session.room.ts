@@ -15,6 +15,7 @@ import * as v from '../services/validation.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
 import { reserveMatchSeat, reserveTokenSeat } from './match-seats.js';
 import { sessionRoomId } from './room-ids.js';
+import { RoomTicker } from './room-ticker.js';
 import { addTicket, removeTicket, sessionEnded, TicketFields, TicketRemove } from './matchmaker-client.js';
 
 /** `ping`: any JSON object (or nothing); answered with a `pong` carrying the same fields. */
@@ -117,6 +118,12 @@ export class SessionRoom extends TavernRoom {
     options.uid = auth.userId;
   }
 
+  constructor() {
+    super();
+    // No timer of its own (Colyseus would tick this room's clock at 60 Hz): the shared ticker does.
+    RoomTicker.optOut(this);
+  }
+
   override onCreate(options: { sid?: unknown; uid?: unknown }): void {
     if (typeof options.sid !== 'string' || typeof options.uid !== 'string') throw new Error('session room needs a verified session');
     this.sessionId = options.sid;
@@ -126,6 +133,7 @@ export class SessionRoom extends TavernRoom {
     void this.setMetadata({ userId: options.uid } satisfies SessionListing, false);
     void this.setPrivate(true, false);
     this.state = new SessionState();
+    this.deps.ticker.add(this);
     this.handle('ping', PingMessage, (client, message) => client.send('pong', message ?? {}));
     this.handle('rpc', RpcMessage, (client, message) => this.rpc(client, message));
     this.handle('status_update', StatusUpdateMessage, (_client, message) => this.session().updateStatus(message.status));
@@ -211,6 +219,10 @@ export class SessionRoom extends TavernRoom {
   }
 
   /** Leaving for good (not a drop that may still reconnect): offline for followers. */
+  override onDispose(): void {
+    this.deps.ticker.remove(this);
+  }
+
   override async onLeave(): Promise<void> {
     const actor = this.actor;
     this.actor = undefined;
