@@ -1,58 +1,71 @@
 /**
- * `npm run bench`: device authentications per second, Tavern against a minimal baseline
- * (loadtest/baseline-server.ts: raw node:http + pg + jsonwebtoken doing the same SQL and JWT work).
+ * `npm run bench`: Tavern's benchmarks, each a scenario that prints Markdown tables on stdout and
+ * writes its numbers to loadtest/results/<scenario>-<time>.json. A scenario whose numbers are void
+ * (failed requests, lost messages, errors) says so loudly and makes the run exit 1. This file is the
+ * orchestrator: environment, scenario selection, cores, the shared PostgreSQL, output.
  *
- * Both run as child processes on the same Node, each on its own database of one throwaway PostgreSQL
- * cluster (or of BENCH_DATABASE_URL, an admin URL where two databases are created and dropped), and
- * are loaded in turn by autocannon in this process with the same settings. Scenarios: NEW (each
- * request a new device id: SELECT miss + a two-insert transaction) and EXISTING (cycling through
- * pre-created devices: one SELECT join). Each run is preceded by a short warm-up of the same kind.
+ * BENCH_SCENARIOS picks scenarios, comma-separated (default
+ * `auth,leaderboard,storage,relay,driver,fleet,fleet-chat,matchmaker,idle`), run in this order:
+ * - leaderboard (loadtest/leaderboard.ts): around-owner latency on a board of BENCH_LB_RECORDS
+ *   (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000) queries each; also
+ *   with the rank cache in Redis (BENCH_LB_REDIS=0 skips it, BENCH_REDIS_URL uses an existing Redis
+ *   instead of a throwaway redis-server).
+ * - relay (loadtest/relay.ts, clients in loadtest/relay-run.ts): round trip of relayed match data
+ *   through Tavern's `match` room against a bare Colyseus relay room
+ *   (loadtest/relay-baseline-server.ts), with BENCH_RELAY_CLIENTS (`500,1000`) SDK clients in rooms
+ *   of BENCH_RELAY_GROUP (10), each sending BENCH_RELAY_RATE (10) messages per second of
+ *   BENCH_RELAY_PAYLOAD (48) bytes; then the state sync cost of BENCH_SYNC_ENTITIES (100) moving
+ *   entities over BENCH_SYNC_TICKS (2000) ticks, schema patches against JSON (loadtest/state-sync.ts).
+ * - auth and storage (loadtest/api.ts): requests per second, Tavern against a minimal baseline
+ *   (loadtest/baseline-server.ts: raw node:http + pg + jsonwebtoken doing the same SQL and JWT
+ *   work), both child processes on their own database, loaded in turn by autocannon with
+ *   BENCH_CONNECTIONS (32) connections. auth: NEW (a new device id per request) and EXISTING
+ *   (cycling through BENCH_EXISTING (2000) pre-created devices). storage: BENCH_STORAGE_USERS (200)
+ *   users with BENCH_STORAGE_KEYS (10) objects each; WRITE (`PUT /v2/storage`) and READ
+ *   (`POST /v2/storage`).
+ * - driver (loadtest/driver.ts, server loadtest/driver-server.ts): join latency with
+ *   BENCH_DRIVER_SESSIONS (10,000) session room listings in the shared Redis registry (and with 0),
+ *   Tavern's Redis driver against the stock @colyseus/redis-driver, a Tavern child process per row:
+ *   BENCH_DRIVER_JOINS (2000) chat joins and session joins and BENCH_DRIVER_LISTS (500) match
+ *   listings per row, BENCH_DRIVER_CONCURRENCY (16) in flight, chat channels of
+ *   BENCH_DRIVER_CHANNEL_SIZE (4) members, interleaved over the rows in BENCH_DRIVER_ROUNDS (4) rounds.
+ * - fleet (loadtest/fleet.ts): relay throughput of one Tavern process and of two on Redis,
+ *   BENCH_FLEET_CLIENTS (1000) clients in rooms of BENCH_RELAY_GROUP (10) at BENCH_FLEET_RATE (10)
+ *   messages per second, BENCH_RELAY_PAYLOAD bytes, best of BENCH_FLEET_ROUNDS (2) alternating runs.
+ * - matchmaker (loadtest/matchmaker.ts): one processing pass over pools of BENCH_MM_SIZES
+ *   (`10000,100000`) realistic tickets against a sort-and-bucket baseline, BENCH_MM_REPEATS (3) runs.
+ * - idle (loadtest/idle.ts, baseline loadtest/idle-ws-baseline.ts): memory per idle session at
+ *   BENCH_IDLE_SESSIONS (5000) connections and idle CPU at BENCH_IDLE_CPU_SESSIONS (10000), against
+ *   a bare `ws` server holding as many idle connections.
+ * - fleet-chat (loadtest/fleet-chat.ts, RPC module loadtest/modules/bench-chat.ts): chat delivery
+ *   between two processes on Redis beside raw Redis PUBLISH throughput: BENCH_CHAT_CHANNELS (20)
+ *   channels of BENCH_CHAT_RECEIVERS (5) receivers and one sender; client messages with
+ *   BENCH_CHAT_WINDOW (8) awaiting their ack per sender, server messages through RPCs of
+ *   BENCH_CHAT_RPC_BATCH (10) messages, BENCH_CHAT_RPC_CONCURRENCY (16) in flight.
  *
- * Cores: with taskset and ≥ 2 cores, this process (the load generator) is pinned to
- * BENCH_CPUS_LOADGEN (0) and the servers to BENCH_CPUS_SERVER (1); PostgreSQL to BENCH_CPUS_POSTGRES
- * (default: unpinned, it shares every core). BENCH_PIN=0 pins nothing.
+ * Common env: BENCH_DURATION (s, 10) and BENCH_WARMUP (s, 2) per measured run (auth, storage, relay,
+ * fleet, fleet-chat); BENCH_DATABASE_URL, an admin URL of a PostgreSQL server where the scenarios'
+ * databases are created and dropped (default: a throwaway cluster, fsync off). Redis is always a
+ * throwaway redis-server (one per process in the driver scenario, one per fleet otherwise).
  *
- * Env: BENCH_DURATION (s, 10), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32), BENCH_EXISTING (2000).
- *
- * Also the leaderboard scenario (loadtest/leaderboard.ts): around-owner latency on a board of
- * BENCH_LB_RECORDS (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000)
- * queries each; also with the rank cache in Redis (BENCH_LB_REDIS=0 skips it, BENCH_REDIS_URL uses
- * an existing Redis instead of a throwaway redis-server).
- *
- * And the storage scenario, on the same two servers: BENCH_STORAGE_USERS (200) device accounts, each
- * with BENCH_STORAGE_KEYS (10) objects `bench/k<n>` written beforehand, their session tokens used
- * round-robin. WRITE: `PUT /v2/storage` of one object, unconditional overwrite, the key rotating
- * per user; READ: `POST /v2/storage` of one own object by id.
- *
- * And the relay scenario (loadtest/relay.ts): round trip of relayed match data through Tavern's
- * `match` room against a bare Colyseus relay room (loadtest/relay-baseline-server.ts), with
- * BENCH_RELAY_CLIENTS (`500,1000`) SDK clients in rooms of BENCH_RELAY_GROUP (10), each sending
- * BENCH_RELAY_RATE (10) messages per second of BENCH_RELAY_PAYLOAD (48) bytes; then the state sync
- * cost of BENCH_SYNC_ENTITIES (100) moving entities, schema patches against JSON (loadtest/state-sync.ts).
- *
- * BENCH_SCENARIOS picks scenarios (default `auth,leaderboard,storage,relay`).
+ * Cores: with taskset and ≥ 2 cores (BENCH_PIN=0 pins nothing), this process (the load generator)
+ * runs on BENCH_CPUS_LOADGEN (0) and single servers on BENCH_CPUS_SERVER (1) — auth, storage, relay,
+ * driver; PostgreSQL on BENCH_CPUS_POSTGRES (default: unpinned, it shares every core). fleet and
+ * fleet-chat pin each Tavern process to a core of its own (BENCH_CPUS_SERVER, then
+ * BENCH_CPUS_SERVER2, default the other core) and leave the load generator, Redis and PostgreSQL
+ * unpinned: on a 2-core machine they share the servers' cores, which the output says.
  */
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import pg from 'pg';
 import { createDatabase, startPostgres, type PgCluster } from '../test/support/postgres.js';
-import { freePort } from '../test/support/ports.js';
+import { apiBench } from './api.js';
+import { driverBench } from './driver.js';
+import { fleetBench } from './fleet.js';
+import { fleetChatBench } from './fleet-chat.js';
+import { idleBench } from './idle.js';
+import { matchmakerBench } from './matchmaker.js';
 import { leaderboardBench } from './leaderboard.js';
 import { relayBench } from './relay.js';
-import { markdown, noise, problems, summarize, writeResults, type RunSummary } from './report.js';
-import {
-  clusterCpu,
-  clusterCpuDelta,
-  cpuSeconds,
-  hasTaskset,
-  machine,
-  machineBusySeconds,
-  migrationSql,
-  pinProcess,
-  startChildServer,
-  type ChildServer,
-} from './support.js';
+import { hasTaskset, machine, pinProcess, sql } from './support.js';
 
 const env = process.env;
 const num = (name: string, dflt: number) => {
@@ -69,9 +82,7 @@ const settings = {
   storageKeys: num('BENCH_STORAGE_KEYS', 10),
   poolSize: 20, // Tavern's default TAVERN_DB_POOL_SIZE; the baseline gets the same
 };
-const AUTH = `Basic ${Buffer.from('defaultkey:').toString('base64')}`;
-const PATH = '/v2/account/authenticate/device?create=true';
-const runId = randomBytes(4).toString('hex');
+const DEFAULT_SCENARIOS = 'auth,leaderboard,storage,relay,driver,fleet,fleet-chat,matchmaker,idle';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 async function cleanup(): Promise<void> {
@@ -92,148 +103,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-async function sql(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text, values);
-  } finally {
-    await client.end();
+/** Prints a scenario's tables, a loud warning for its problems (exit code 1), and its results file. */
+function output(result: { table: string; file: string; problems: string[] }): void {
+  process.stdout.write(`\n${result.table}\n`);
+  if (result.problems.length > 0) {
+    const bar = '!'.repeat(78);
+    process.stdout.write(
+      `\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${result.problems.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`,
+    );
+    process.exitCode = 1;
   }
-}
-
-/** Users `n` devices `bench-existing-000000` …, each with its own user, as plain rows. */
-async function precreateDevices(url: string, n: number): Promise<void> {
-  await sql(
-    url,
-    `with u as (
-       insert into users (id, username) select gen_random_uuid(), 'benchexisting' || lpad(i::text, 6, '0') from generate_series(0, $1 - 1) i
-       returning id, username)
-     insert into user_device (id, user_id) select 'bench-existing-' || substr(username, 14), id from u`,
-    [n],
-  );
-  await sql(url, 'analyze users, user_device');
-}
-
-const existingId = (i: number) => `bench-existing-${String(i % settings.existingDevices).padStart(6, '0')}`;
-
-/** Checks one answer by hand: 200 with both tokens, `created` as expected. */
-async function probe(target: ChildServer, id: string, created: boolean): Promise<void> {
-  const res = await fetch(target.url + PATH, {
-    method: 'POST',
-    headers: { authorization: AUTH, 'content-type': 'application/json' },
-    body: JSON.stringify({ id }),
-  });
-  const body = (await res.json()) as Record<string, unknown>;
-  const ok =
-    res.status === 200 && typeof body.token === 'string' && typeof body.refresh_token === 'string' && (body.created === true) === created;
-  if (!ok) throw new Error(`${target.name}: unexpected answer for device ${id}: ${res.status} ${JSON.stringify(body)}`);
-}
-
-/** One request of a run: method, path, headers and body, made afresh for every request. */
-interface BenchRequest {
-  method: 'POST' | 'PUT';
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-type NextRequest = () => BenchRequest;
-
-function load(target: ChildServer, next: NextRequest, seconds: number): Promise<autocannon.Result> {
-  return autocannon({
-    url: target.url,
-    connections: settings.connections,
-    duration: seconds,
-    timeout: 10,
-    requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
-  });
-}
-
-const authRequest = (id: string): BenchRequest => ({
-  method: 'POST',
-  path: PATH,
-  headers: { authorization: AUTH, 'content-type': 'application/json' },
-  body: JSON.stringify({ id }),
-});
-
-async function countUsers(url: string): Promise<number> {
-  return Number((await sql(url, 'select count(*)::int as n from users')).rows[0].n);
-}
-
-/** A storage user: its id and a session token, on one server. */
-interface StorageUser {
-  uid: string;
-  token: string;
-}
-
-const storageDevice = (i: number) => `bench-storage-${String(i).padStart(6, '0')}`;
-
-/** Creates the storage users through the server (device authentication) and returns their tokens. */
-async function storageUsers(target: ChildServer): Promise<StorageUser[]> {
-  const out: StorageUser[] = [];
-  for (let i = 0; i < settings.storageUsers; i++) {
-    const req = authRequest(storageDevice(i));
-    const res = await fetch(target.url + req.path, { method: req.method, headers: req.headers, body: req.body });
-    const body = (await res.json()) as { token?: string };
-    if (res.status !== 200 || typeof body.token !== 'string')
-      throw new Error(`${target.name}: could not authenticate ${storageDevice(i)}: ${res.status} ${JSON.stringify(body)}`);
-    const claims = JSON.parse(Buffer.from(body.token.split('.')[1]!, 'base64url').toString('utf8')) as { uid: string };
-    out.push({ uid: claims.uid, token: body.token });
-  }
-  return out;
-}
-
-/** Writes objects bench/k0 … k<keys-1> = {"hp":<n>} for every storage user, as the server would (MD5 version). */
-async function seedStorage(url: string): Promise<void> {
-  await sql(
-    url,
-    `insert into storage (collection, key, user_id, value, version, read, write)
-     select 'bench', 'k' || k, d.user_id, ('{"hp":' || k || '}')::jsonb, md5('{"hp":' || k || '}'), 1, 1
-     from user_device d cross join generate_series(0, $1 - 1) k
-     where d.id like 'bench-storage-%'`,
-    [settings.storageKeys],
-  );
-  await sql(url, 'analyze storage');
-}
-
-/** Request `n` of a storage scenario: user n mod U, key ⌊n / U⌋ mod K. */
-function storageRequest(scenario: 'write' | 'read', users: StorageUser[], n: number): BenchRequest {
-  const user = users[n % users.length]!;
-  const k = Math.floor(n / users.length) % settings.storageKeys;
-  const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
-  return scenario === 'write'
-    ? {
-        method: 'PUT',
-        path: '/v2/storage',
-        headers,
-        body: JSON.stringify({ objects: [{ collection: 'bench', key: `k${k}`, value: JSON.stringify({ hp: n }) }] }),
-      }
-    : {
-        method: 'POST',
-        path: '/v2/storage',
-        headers,
-        body: JSON.stringify({ object_ids: [{ collection: 'bench', key: `k${k}`, user_id: user.uid }] }),
-      };
-}
-
-/** Checks one storage answer by hand: an ack with an MD5 version, or the object written. */
-async function probeStorage(target: ChildServer, scenario: 'write' | 'read', users: StorageUser[]): Promise<void> {
-  const req = storageRequest(scenario, users, 0);
-  const res = await fetch(target.url + req.path, { method: req.method, headers: req.headers, body: req.body });
-  const body = (await res.json()) as {
-    acks?: { key: string; user_id: string; version: string }[];
-    objects?: { key: string; user_id: string; value: string }[];
-  };
-  const ok =
-    res.status === 200 &&
-    (scenario === 'write'
-      ? body.acks?.length === 1 && body.acks[0]!.user_id === users[0]!.uid && /^[0-9a-f]{32}$/.test(body.acks[0]!.version)
-      : body.objects?.length === 1 && body.objects[0]!.user_id === users[0]!.uid && typeof body.objects[0]!.value === 'string');
-  if (!ok) throw new Error(`${target.name}: unexpected storage ${scenario} answer: ${res.status} ${JSON.stringify(body)}`);
-}
-
-async function countStorage(url: string): Promise<number> {
-  return Number((await sql(url, "select count(*)::int as n from storage where collection = 'bench'")).rows[0].n);
+  process.stdout.write(`\nResults: ${result.file}\n`);
 }
 
 async function main(): Promise<void> {
@@ -241,6 +121,7 @@ async function main(): Promise<void> {
   const cores = machine().cores;
   const pin = env.BENCH_PIN !== '0' && cores >= 2 && hasTaskset();
   const cpus = { loadgen: env.BENCH_CPUS_LOADGEN || '0', server: env.BENCH_CPUS_SERVER || '1', postgres: env.BENCH_CPUS_POSTGRES || '' };
+  const allCpus = `0-${cores - 1}`;
 
   let cluster: PgCluster | undefined;
   let adminUrl = env.BENCH_DATABASE_URL;
@@ -251,9 +132,17 @@ async function main(): Promise<void> {
     cleanups.push(() => c.stop());
     adminUrl = cluster.url();
   }
-  const pgData = cluster ? path.join(cluster.dir, 'data') : '';
   const suffix = cluster ? '' : `_${process.pid}`;
-  const scenarios = new Set((env.BENCH_SCENARIOS || 'auth,leaderboard,storage,relay').split(',').map((x) => x.trim()));
+  /** A database of this run, dropped afterwards when the server is not a throwaway one. */
+  const database = async (name: string): Promise<string> => {
+    const url = await createDatabase(adminUrl, name + suffix);
+    if (!cluster) {
+      const admin = adminUrl;
+      cleanups.push(() => sql(admin, `drop database if exists "${name + suffix}" with (force)`).then(() => undefined));
+    }
+    return url;
+  };
+  const scenarios = new Set((env.BENCH_SCENARIOS || DEFAULT_SCENARIOS).split(',').map((x) => x.trim()));
   if (scenarios.has('leaderboard')) {
     const lb = await leaderboardBench({
       adminUrl,
@@ -271,12 +160,7 @@ async function main(): Promise<void> {
     }
   }
   if (scenarios.has('relay')) {
-    const relayDb = `bench_relay${suffix}`;
-    const relayUrl = await createDatabase(adminUrl, relayDb);
-    if (!cluster) {
-      const admin = adminUrl;
-      cleanups.push(() => sql(admin, `drop database if exists "${relayDb}" with (force)`).then(() => undefined));
-    }
+    const relayUrl = await database('bench_relay');
     if (pin) pinProcess(process.pid, cpus.loadgen);
     const relay = await relayBench({
       databaseUrl: relayUrl,
@@ -298,203 +182,117 @@ async function main(): Promise<void> {
         : `load generator and servers share all ${cores} cores (no pinning)`,
       log,
     });
-    process.stdout.write(`\n${relay.table}\n`);
-    if (relay.problems.length > 0) {
-      const bar = '!'.repeat(78);
-      process.stdout.write(
-        `\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${relay.problems.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`,
-      );
-      process.exitCode = 1;
-    }
-    process.stdout.write(`\nResults: ${relay.file}\n`);
+    output(relay);
   }
-  if (!scenarios.has('auth') && !scenarios.has('storage')) return;
-  const dbNames = { tavern: `bench_tavern${suffix}`, baseline: `bench_baseline${suffix}` };
-  const urls = { tavern: await createDatabase(adminUrl, dbNames.tavern), baseline: await createDatabase(adminUrl, dbNames.baseline) };
-  if (!cluster) {
-    const admin = adminUrl;
-    cleanups.push(async () => {
-      for (const name of Object.values(dbNames)) await sql(admin, `drop database if exists "${name}" with (force)`);
+  if (scenarios.has('auth') || scenarios.has('storage')) {
+    await apiBench({
+      adminUrl,
+      cluster,
+      suffix,
+      auth: scenarios.has('auth'),
+      storage: scenarios.has('storage'),
+      settings,
+      pin,
+      cpus,
+      defer: (fn) => void cleanups.push(fn),
+      log,
     });
   }
-  for (const statement of migrationSql()) await sql(urls.baseline, statement);
-
-  let layout = `load generator, servers and PostgreSQL share all ${cores} cores (no pinning)`;
-  if (pin) {
-    if (cluster && cpus.postgres) for (const pid of clusterCpu(pgData).keys()) pinProcess(pid, cpus.postgres);
-    pinProcess(process.pid, cpus.loadgen);
-    layout =
-      `load generator (autocannon, this process) on CPU ${cpus.loadgen}, servers on CPU ${cpus.server}, ` +
-      (cpus.postgres ? `PostgreSQL on CPU ${cpus.postgres}` : `PostgreSQL unpinned (shares all ${cores} cores)`);
+  if (scenarios.has('driver')) {
+    if (pin) pinProcess(process.pid, cpus.loadgen);
+    output(
+      await driverBench({
+        databaseUrl: await database('bench_driver'),
+        pgDataDir: cluster ? path.join(cluster.dir, 'data') : undefined,
+        joins: num('BENCH_DRIVER_JOINS', 2000),
+        lists: num('BENCH_DRIVER_LISTS', 500),
+        concurrency: num('BENCH_DRIVER_CONCURRENCY', 16),
+        rounds: num('BENCH_DRIVER_ROUNDS', 4),
+        sessions: num('BENCH_DRIVER_SESSIONS', 10_000),
+        channelSize: num('BENCH_DRIVER_CHANNEL_SIZE', 4),
+        cpus: pin ? cpus.server : undefined,
+        layout: pin
+          ? `load generator (SDK clients, this process) on CPU ${cpus.loadgen}, the Tavern processes on CPU ${cpus.server}, ` +
+            'their Redis servers and PostgreSQL unpinned'
+          : `load generator, Tavern processes, Redis servers and PostgreSQL share all ${cores} cores (no pinning)`,
+        log,
+      }),
+    );
   }
-  log(layout);
-
-  const tavernPort = await freePort();
-  log('starting Tavern');
-  const tavern = await startChildServer({
-    name: 'Tavern',
-    script: 'src/main.ts',
-    port: tavernPort,
-    cpus: pin ? cpus.server : undefined,
-    env: {
-      TAVERN_PORT: String(tavernPort),
-      DATABASE_URL: urls.tavern,
-      TAVERN_RATE_LIMIT_REQUESTS: '0',
-      TAVERN_LOG_LEVEL: 'warn',
-      TAVERN_LOG_FORMAT: 'json',
-      TAVERN_SHUTDOWN_GRACE_SEC: '2',
-      TAVERN_TOKEN_EXPIRY_SEC: '86400',
-      NODE_ENV: 'development',
-    },
-  });
-  cleanups.push(() => tavern.stop());
-  const baselinePort = await freePort();
-  log('starting the baseline');
-  const baseline = await startChildServer({
-    name: 'baseline',
-    script: 'loadtest/baseline-server.ts',
-    port: baselinePort,
-    cpus: pin ? cpus.server : undefined,
-    env: {
-      PORT: String(baselinePort),
-      DATABASE_URL: urls.baseline,
-      POOL_SIZE: String(settings.poolSize),
-      TAVERN_TOKEN_EXPIRY_SEC: '86400',
-    },
-  });
-  cleanups.push(() => baseline.stop());
-
-  const targets = [
-    { key: 'tavern' as const, server: tavern },
-    { key: 'baseline' as const, server: baseline },
-  ];
-
-  /** Warm-up then one measured run of `scenario` against `server`, with CPU use, into `runs` and `raw`. */
-  const measure = async (
-    scenario: string,
-    key: 'tavern' | 'baseline',
-    server: ChildServer,
-    next: (phase: string) => NextRequest,
-    runs: RunSummary[],
-    raw: Record<string, unknown>,
-    countRows?: () => Promise<number>,
-  ): Promise<void> => {
-    log(`${scenario} / ${key}: warm-up ${settings.warmupSec} s`);
-    await load(server, next('warmup'), settings.warmupSec);
-    const rowsBefore = countRows ? await countRows() : 0;
-    const pgBefore = cluster ? clusterCpu(pgData) : undefined;
-    const serverBefore = cpuSeconds(server.pid) ?? 0;
-    const genBefore = process.cpuUsage();
-    const machineBefore = machineBusySeconds();
-    log(`${scenario} / ${key}: measuring ${settings.durationSec} s`);
-    const t0 = performance.now();
-    const result = await load(server, next('run'), settings.durationSec);
-    const wall = (performance.now() - t0) / 1000;
-    const gen = process.cpuUsage(genBefore);
-    const machineAfter = machineBusySeconds();
-    const cpuPct: RunSummary['cpuPct'] = {
-      server: (((cpuSeconds(server.pid) ?? serverBefore) - serverBefore) / wall) * 100,
-      ...(cluster && pgBefore ? { postgres: (clusterCpuDelta(pgBefore, clusterCpu(pgData)) / wall) * 100 } : {}),
-      loadGenerator: ((gen.user + gen.system) / 1e6 / wall) * 100,
-    };
-    if (machineBefore !== undefined && machineAfter !== undefined) {
-      cpuPct.machine = ((machineAfter - machineBefore) / wall) * 100;
-      if (cpuPct.postgres !== undefined)
-        cpuPct.otherProcesses = Math.max(0, cpuPct.machine - cpuPct.server - cpuPct.postgres - cpuPct.loadGenerator);
-    }
-    const created = countRows ? (await countRows()) - rowsBefore : undefined;
-    runs.push(summarize(scenario, key, result, cpuPct, created));
-    raw[`${scenario}/${key}`] = {
-      requests: result.requests,
-      latency: result.latency,
-      throughput: result.throughput,
-      statusCodeStats: result.statusCodeStats,
-    };
-  };
-
-  /** Prints the tables (loudly warning about failed requests) and writes the JSON file. */
-  const report = (name: string, title: string, runs: RunSummary[], raw: Record<string, unknown>, extra: Record<string, unknown>) => {
-    const info = machine();
-    const table = markdown(runs, info, settings, layout, title);
-    const issues = problems(runs);
-    process.stdout.write(`\n${table}\n`);
-    if (issues.length > 0) {
-      const bar = '!'.repeat(78);
-      process.stdout.write(`\n${bar}\n!!! WARNING: THESE NUMBERS ARE NOT VALID\n${issues.map((i) => `!!! ${i}`).join('\n')}\n${bar}\n`);
-      process.exitCode = 1;
-    }
-    const busy = noise(runs);
-    if (busy.length > 0) {
-      process.stdout.write(
-        `\nWARNING: the machine was not quiet, these numbers understate both servers:\n${busy.map((b) => `  - ${b}`).join('\n')}\n`,
+  if (scenarios.has('fleet') || scenarios.has('fleet-chat')) {
+    // Both fleet scenarios pin each Tavern process to a core of its own and leave the load
+    // generator free to run anywhere: it shares the servers' cores.
+    if (pin) pinProcess(process.pid, allCpus);
+    const serverCpus = pin ? fleetCpus(cores) : undefined;
+    const layout = pin
+      ? `Tavern processes pinned to CPUs ${serverCpus!.join(' and ')} (one each); the load generator (SDK clients, this process), Redis and ` +
+        `PostgreSQL are unpinned and SHARE THE SAME ${cores} CORES with them`
+      : `load generator, Tavern processes, Redis and PostgreSQL share all ${cores} cores (no pinning)`;
+    if (scenarios.has('fleet')) {
+      output(
+        await fleetBench({
+          databaseUrl: await database('bench_fleet'),
+          clients: num('BENCH_FLEET_CLIENTS', 1000),
+          rounds: num('BENCH_FLEET_ROUNDS', 2),
+          groupSize: num('BENCH_RELAY_GROUP', 10),
+          rate: num('BENCH_FLEET_RATE', 10),
+          payloadBytes: num('BENCH_RELAY_PAYLOAD', 48),
+          warmupSec: settings.warmupSec,
+          durationSec: settings.durationSec,
+          cpus: serverCpus,
+          layout,
+          log,
+        }),
       );
     }
-    const file = writeResults(name, {
-      benchmark: title,
-      date: new Date().toISOString(),
-      machine: info,
-      settings: {
-        ...settings,
-        ...extra,
-        layout,
-        database: cluster ? 'throwaway cluster (fsync=off, synchronous_commit=off)' : 'BENCH_DATABASE_URL',
-      },
-      runs,
-      problems: issues,
-      noise: busy,
-      autocannon: raw,
-    });
-    process.stdout.write(`\nResults: ${file}\n`);
-  };
-
-  if (scenarios.has('auth')) {
-    log(`pre-creating ${settings.existingDevices} devices in each database`);
-    await precreateDevices(urls.tavern, settings.existingDevices);
-    await precreateDevices(urls.baseline, settings.existingDevices);
-    const runs: RunSummary[] = [];
-    const raw: Record<string, unknown> = {};
-    for (const scenario of ['new', 'existing'] as const) {
-      for (const { key, server } of targets) {
-        let n = 0;
-        const next =
-          scenario === 'new'
-            ? (phase: string) => () => authRequest(`bench-new-${runId}-${key}-${phase}-${n++}`)
-            : (_phase: string) => () => authRequest(existingId(n++));
-        await probe(server, scenario === 'new' ? `bench-probe-${runId}-${key}` : existingId(0), scenario === 'new');
-        await measure(scenario, key, server, next, runs, raw, () => countUsers(urls[key]));
-      }
+    if (scenarios.has('fleet-chat')) {
+      output(
+        await fleetChatBench({
+          databaseUrl: await database('bench_fleet_chat'),
+          channels: num('BENCH_CHAT_CHANNELS', 20),
+          receivers: num('BENCH_CHAT_RECEIVERS', 5),
+          window: num('BENCH_CHAT_WINDOW', 8),
+          rpcConcurrency: num('BENCH_CHAT_RPC_CONCURRENCY', 16),
+          rpcBatch: num('BENCH_CHAT_RPC_BATCH', 10),
+          warmupSec: settings.warmupSec,
+          durationSec: settings.durationSec,
+          cpus: serverCpus,
+          layout,
+          log,
+        }),
+      );
     }
-    report('auth', 'Device authentication', runs, raw, {});
   }
-
-  if (scenarios.has('storage')) {
-    log(`creating ${settings.storageUsers} storage users with ${settings.storageKeys} objects each on each server`);
-    const users = { tavern: await storageUsers(tavern), baseline: await storageUsers(baseline) };
-    await seedStorage(urls.tavern);
-    await seedStorage(urls.baseline);
-    const expected = settings.storageUsers * settings.storageKeys;
-    const runs: RunSummary[] = [];
-    const raw: Record<string, unknown> = {};
-    for (const scenario of ['write', 'read'] as const) {
-      for (const { key, server } of targets) {
-        let n = 0;
-        const next = (_phase: string) => () => storageRequest(scenario, users[key], n++);
-        await probeStorage(server, scenario, users[key]);
-        await measure(scenario, key, server, next, runs, raw);
-        const rows = await countStorage(urls[key]);
-        if (rows !== expected) {
-          process.stdout.write(`\n!!! WARNING: ${key} has ${rows} bench storage objects after ${scenario}, expected ${expected}\n`);
-          process.exitCode = 1;
-        }
-      }
-    }
-    report('storage', `Storage (${settings.storageUsers} users, ${settings.storageKeys} keys each)`, runs, raw, {
-      storageUsers: settings.storageUsers,
-      storageKeys: settings.storageKeys,
-      tokenExpirySec: 86400,
-    });
+  if (scenarios.has('matchmaker')) {
+    const sizes = (env.BENCH_MM_SIZES || '10000,100000').split(',').map((x) => Number(x.trim()));
+    output(matchmakerBench({ sizes, repeats: num('BENCH_MM_REPEATS', 3), log }));
+  }
+  if (scenarios.has('idle')) {
+    if (pin) pinProcess(process.pid, cpus.loadgen);
+    output(
+      await idleBench({
+        databaseUrl: await database('bench_idle'),
+        sessions: num('BENCH_IDLE_SESSIONS', 5000),
+        cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
+        cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+        settleSec: num('BENCH_IDLE_SETTLE', 5),
+        accounts: num('BENCH_IDLE_ACCOUNTS', 500),
+        redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
+        wsPingMs: num('BENCH_IDLE_WS_PING_MS', 3000),
+        cpus: pin ? cpus.server : undefined,
+        layout: pin ? `load generator on CPU ${cpus.loadgen}, servers on CPU ${cpus.server}` : 'no pinning',
+        log,
+      }),
+    );
   }
   process.stdout.write(`\nTotal time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+}
+
+/** CPUs for two fleet processes: the first on the last core (where single servers go), the second on core 0. */
+function fleetCpus(cores: number): string[] {
+  const first = env.BENCH_CPUS_SERVER || String(cores - 1);
+  const second = env.BENCH_CPUS_SERVER2 || (first === '0' ? '1' : '0');
+  return [first, second];
 }
 
 try {

@@ -19,96 +19,23 @@
  * Then, with both servers stopped, the state sync cost of loadtest/state-sync.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { createHistogram, performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, type Room } from '@colyseus/sdk';
 import { freePort } from '../test/support/ports.js';
 import { writeResults } from './report.js';
+import { deviceTokens, relayProblems, relayRun, type RelayRun, type RelayRunOptions } from './relay-run.js';
 import { stateSyncBench, stateSyncMarkdown } from './state-sync.js';
-import { cpuSeconds, machine, machineBusySeconds, startChildServer, type ChildServer } from './support.js';
+import { fmt, machine, startChildServer } from './support.js';
 
-export interface RelayBenchOptions {
+export interface RelayBenchOptions extends Omit<RelayRunOptions, 'scenario'> {
   /** A database for Tavern (only device accounts are written). */
   databaseUrl: string;
   clientCounts: number[];
-  groupSize: number;
-  /** Sends per client per second. */
-  rate: number;
-  /** Bytes of each message's payload before base64. */
-  payloadBytes: number;
-  warmupSec: number;
-  durationSec: number;
   /** The state sync part (loadtest/state-sync.ts): entities moving at 20 Hz, ticks measured. */
   syncEntities: number;
   syncTicks: number;
   /** CPU list to pin both servers to (taskset), if any. */
   cpus?: string | undefined;
   layout: string;
-  log: (msg: string) => void;
 }
-
-export interface RelayRun {
-  target: 'tavern' | 'baseline';
-  clients: number;
-  rooms: number;
-  seconds: number;
-  sent: number;
-  sentPerSec: number;
-  delivered: number;
-  expected: number;
-  deliveredPerSec: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number; avg: number };
-  errors: number;
-  droppedClients: number;
-  cpuPct: { server: number; loadGenerator: number; machine?: number; otherProcesses?: number };
-  /** Server CPU time per delivered message, in µs. */
-  serverCpuUsPerDelivery: number;
-  connectSec: number;
-}
-
-const AUTH = `Basic ${Buffer.from('defaultkey:').toString('base64')}`;
-const OP_CODE = 1;
-
-/** The base64 `data` of a message sent at `t`: the time as text, then padding to `bytes`. */
-function payload(t: number, bytes: number): string {
-  const s = t.toFixed(3);
-  return Buffer.from(s + ' '.repeat(Math.max(0, bytes - s.length)), 'latin1').toString('base64');
-}
-const sentAt = (data: string) => parseFloat(Buffer.from(data, 'base64').toString('latin1'));
-
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-async function deviceTokens(url: string, n: number, runId: string): Promise<string[]> {
-  return pool(
-    Array.from({ length: n }, (_, i) => i),
-    32,
-    async (i) => {
-      const res = await fetch(`${url}/v2/account/authenticate/device?create=true`, {
-        method: 'POST',
-        headers: { authorization: AUTH, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: `bench-relay-${runId}-${i}` }),
-      });
-      const body = (await res.json()) as { token?: string };
-      if (res.status !== 200 || typeof body.token !== 'string')
-        throw new Error(`Tavern: device auth failed: ${res.status} ${JSON.stringify(body)}`);
-      return body.token;
-    },
-  );
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export async function relayBench(opts: RelayBenchOptions): Promise<{ table: string; file: string; problems: string[] }> {
   const { log } = opts;
@@ -149,12 +76,19 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
 
     const maxClients = Math.max(...opts.clientCounts);
     log(`relay: authenticating ${maxClients} devices on Tavern`);
-    const tokens = await deviceTokens(tavern.url, maxClients, randomBytes(4).toString('hex'));
+    const tokens = await deviceTokens(tavern.url, maxClients, `bench-relay-${randomBytes(4).toString('hex')}`);
 
     for (const n of opts.clientCounts) {
       for (const target of ['tavern', 'baseline'] as const) {
         const server = target === 'tavern' ? tavern : baseline;
-        const run = await relayRun(opts, target, server, n, target === 'tavern' ? tokens : undefined);
+        const run = await relayRun(
+          { ...opts, scenario: 'relay' },
+          target,
+          target === 'tavern' ? 'match' : 'relay',
+          [server],
+          n,
+          target === 'tavern' ? tokens : undefined,
+        );
         runs.push(run.summary);
         samples[`${target}/${n}`] = run.sample;
       }
@@ -163,19 +97,7 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`relay cleanup: ${(err as Error).message}`));
   }
 
-  const problems: string[] = [];
-  for (const r of runs) {
-    const lost = r.expected - r.delivered;
-    if (lost !== 0 || r.errors > 0 || r.droppedClients > 0)
-      problems.push(
-        `relay/${r.target}/${r.clients}: ${lost} messages lost of ${r.expected}, ${r.errors} errors, ${r.droppedClients} clients dropped`,
-      );
-    const offered = r.clients * opts.rate;
-    if (r.sentPerSec < offered * 0.95)
-      problems.push(
-        `relay/${r.target}/${r.clients}: sent ${fmt(r.sentPerSec)}/s, below the offered ${fmt(offered)}/s (load generator saturated?)`,
-      );
-  }
+  const problems = runs.flatMap((r) => relayProblems(`relay/${r.target}/${r.clients}`, r, opts.rate));
   log(`relay: state sync, ${opts.syncEntities} entities, ${opts.syncTicks} ticks`);
   const sync = stateSyncBench({ entities: opts.syncEntities, hz: 20, ticks: opts.syncTicks });
   const info = machine();
@@ -199,159 +121,6 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
     sampleMessages: samples,
   });
   return { table, file, problems };
-}
-
-/** One target at one client count: connect, warm up, measure, drain, disconnect. */
-async function relayRun(
-  opts: RelayBenchOptions,
-  target: 'tavern' | 'baseline',
-  server: ChildServer,
-  n: number,
-  tokens: string[] | undefined,
-): Promise<{ summary: RelayRun; sample: unknown }> {
-  const { log, groupSize } = opts;
-  const roomName = target === 'tavern' ? 'match' : 'relay';
-  const histogram = createHistogram();
-  let windowStart = Infinity;
-  let windowEnd = Infinity;
-  let delivered = 0;
-  let errors = 0;
-  let dropped = 0;
-  let leaving = false;
-  let sample: unknown;
-  const errorSamples: string[] = [];
-
-  const wire = (room: Room) => {
-    room.onMessage('match_data', (m: { data: string }) => {
-      const now = performance.now();
-      const t = sentAt(m.data);
-      sample ??= m;
-      if (t >= windowStart && t < windowEnd) {
-        delivered++;
-        histogram.record(Math.max(1, Math.round((now - t) * 1000)));
-      }
-    });
-    room.onMessage('*', (type: string | number, m: unknown) => {
-      if (type === 'error') {
-        errors++;
-        if (errorSamples.length < 5) errorSamples.push(JSON.stringify(m));
-      }
-    });
-    room.onError((code, message) => {
-      errors++;
-      if (errorSamples.length < 5) errorSamples.push(`${code} ${message}`);
-    });
-    room.onLeave(() => {
-      if (!leaving) dropped++;
-    });
-    return room;
-  };
-  const client = (i: number) => {
-    const c = new Client(server.url);
-    if (tokens) c.auth.token = tokens[i]!;
-    return c;
-  };
-
-  log(`relay / ${target} / ${n} clients: connecting`);
-  const t0 = performance.now();
-  const groups = Array.from({ length: Math.ceil(n / groupSize) }, (_, g) => g);
-  const rooms = (
-    await pool(groups, 16, async (g) => {
-      const first = g * groupSize;
-      const last = Math.min(n, first + groupSize);
-      const creator = wire(await client(first).create(roomName, {}));
-      const others = await Promise.all(
-        Array.from({ length: last - first - 1 }, async (_, k) => wire(await client(first + 1 + k).joinById(creator.roomId))),
-      );
-      return [creator, ...others];
-    })
-  ).flat();
-  const connectSec = (performance.now() - t0) / 1000;
-  const fanout = (i: number) => Math.min(groupSize, n - Math.floor(i / groupSize) * groupSize) - 1;
-
-  // Every client sends every `period` ms, the clients' phases spread evenly over the period.
-  const period = 1000 / opts.rate;
-  let sent = 0;
-  let expected = 0;
-  const timers: NodeJS.Timeout[] = [];
-  const starters: NodeJS.Timeout[] = [];
-  const send = (i: number) => {
-    const t = performance.now();
-    rooms[i]!.send('match_data_send', { op_code: OP_CODE, data: payload(t, opts.payloadBytes) });
-    if (t >= windowStart && t < windowEnd) {
-      sent++;
-      expected += fanout(i);
-    }
-  };
-  rooms.forEach((_, i) => {
-    starters.push(
-      setTimeout(
-        () => {
-          send(i);
-          timers.push(setInterval(() => send(i), period));
-        },
-        (i * period) / n,
-      ),
-    );
-  });
-
-  log(`relay / ${target} / ${n} clients: warm-up ${opts.warmupSec} s (connected in ${connectSec.toFixed(1)} s)`);
-  await sleep(opts.warmupSec * 1000);
-  const serverBefore = cpuSeconds(server.pid) ?? 0;
-  const genBefore = process.cpuUsage();
-  const machineBefore = machineBusySeconds();
-  log(`relay / ${target} / ${n} clients: measuring ${opts.durationSec} s`);
-  windowStart = performance.now();
-  windowEnd = windowStart + opts.durationSec * 1000;
-  await sleep(opts.durationSec * 1000);
-  const wall = (performance.now() - windowStart) / 1000;
-  const serverCpu = (cpuSeconds(server.pid) ?? serverBefore) - serverBefore;
-  const gen = process.cpuUsage(genBefore);
-  const machineAfter = machineBusySeconds();
-  for (const t of starters) clearTimeout(t);
-  for (const t of timers) clearInterval(t);
-  // The last deliveries of the window.
-  const drainUntil = performance.now() + 5000;
-  while (delivered < expected && performance.now() < drainUntil) await sleep(50);
-
-  leaving = true;
-  await Promise.all(rooms.map((r) => r.leave(true).catch(() => undefined)));
-  await sleep(500);
-
-  const cpuPct: RelayRun['cpuPct'] = {
-    server: (serverCpu / wall) * 100,
-    loadGenerator: ((gen.user + gen.system) / 1e6 / wall) * 100,
-  };
-  if (machineBefore !== undefined && machineAfter !== undefined) {
-    cpuPct.machine = ((machineAfter - machineBefore) / wall) * 100;
-    cpuPct.otherProcesses = Math.max(0, cpuPct.machine - cpuPct.server - cpuPct.loadGenerator);
-  }
-  const ms = (v: number) => v / 1000;
-  const summary: RelayRun = {
-    target,
-    clients: n,
-    rooms: groups.length,
-    seconds: opts.durationSec,
-    sent,
-    sentPerSec: sent / opts.durationSec,
-    delivered,
-    expected,
-    deliveredPerSec: delivered / opts.durationSec,
-    latencyMs: {
-      p50: ms(histogram.percentile(50)),
-      p90: ms(histogram.percentile(90)),
-      p99: ms(histogram.percentile(99)),
-      max: ms(histogram.max),
-      avg: ms(histogram.mean),
-    },
-    errors,
-    droppedClients: dropped,
-    cpuPct,
-    serverCpuUsPerDelivery: delivered > 0 ? (serverCpu * 1e6) / delivered : 0,
-    connectSec,
-  };
-  if (errorSamples.length > 0) log(`relay / ${target} / ${n}: errors, e.g. ${errorSamples.join(' | ')}`);
-  return { summary, sample };
 }
 
 function relayMarkdown(runs: RelayRun[], opts: RelayBenchOptions, info: ReturnType<typeof machine>): string {

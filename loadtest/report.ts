@@ -140,3 +140,16 @@ export function writeResults(name: string, data: unknown): string {
   writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
   return file;
 }
+
+/**
+ * A warning (or '') when other processes took a noticeable share of the machine during some runs:
+ * `runs` maps a run's label to the CPU of everything the scenario does not account for, in % of a core.
+ */
+export function busyWarning(runs: [label: string, otherPct: number | undefined][], thresholdPct = 15): string {
+  const busy = runs.filter(([, pct]) => (pct ?? 0) > thresholdPct);
+  if (busy.length === 0) return '';
+  return (
+    '\n\nWARNING: the machine was not quiet (other processes were busy), these numbers understate Tavern:\n' +
+    busy.map(([label, pct]) => `  - ${label}: other processes used ${Math.round(pct ?? 0)} % of a core`).join('\n')
+  );
+}

@@ -1,11 +1,14 @@
 /**
  * Helpers for the benchmarks: child servers (optionally pinned to cores with `taskset`), waiting for
- * a health check, CPU time of processes from /proc, the schema's DDL and a description of the machine.
+ * a health check, CPU time of processes from /proc, the schema's DDL, one-off SQL, a bounded
+ * concurrency pool, latency percentiles and a description of the machine.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { RecordableHistogram } from 'node:perf_hooks';
+import pg from 'pg';
 import { migrations } from '../src/entities/index.js';
 
 export const root = path.resolve(import.meta.dirname, '..');
@@ -185,3 +188,44 @@ export function machine(): { cpu: string; cores: number; node: string; os: strin
     os: `${os.type()} ${os.release()}`,
   };
 }
+
+/** Runs one statement on a fresh connection. */
+export async function sql(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Latency percentiles in ms of a histogram recorded in µs. */
+export function percentiles(h: RecordableHistogram): { p50: number; p90: number; p95: number; p99: number; max: number; avg: number } {
+  const ms = (v: number) => (Number.isFinite(v) ? v / 1000 : 0);
+  return {
+    p50: ms(h.percentile(50)),
+    p90: ms(h.percentile(90)),
+    p95: ms(h.percentile(95)),
+    p99: ms(h.percentile(99)),
+    max: ms(h.max),
+    avg: ms(h.mean),
+  };
+}
+
+/** `n` formatted with thousands separators and `digits` decimals. */
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

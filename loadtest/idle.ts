@@ -1,0 +1,511 @@
+/**
+ * Idle scenario (milestone M1.8): what an idle authenticated realtime session costs Tavern, beside a
+ * bare `ws` server (loadtest/idle-ws-baseline.ts) holding the same number of idle WebSockets, in the
+ * same run.
+ *
+ * - Memory: with `sessions` (BENCH_IDLE_SESSIONS, 5000) connections, the server child's RSS
+ *   (/proc/<pid>/status VmRSS) and V8 heap (Tavern: `nodejs_heap_size_used_bytes` of /metrics; the
+ *   baseline: its /memory) before connecting and after connecting plus a `settleSec` (5 s) wait;
+ *   bytes per connection = (after − before) / connections, and Tavern's against the baseline's.
+ * - CPU: with `cpuSessions` (BENCH_IDLE_CPU_SESSIONS, 10000) connections — or the most this
+ *   process's file descriptor limit allows, said in the table — the server child's CPU over
+ *   `cpuSec` (30 s) of idleness, from /proc/<pid>/stat, in % of one core.
+ *
+ * Tavern's clients are `@colyseus/sdk` clients in this process, each `create('session')` with its own
+ * session token (a session holds one session room): `accounts` (BENCH_IDLE_ACCOUNTS, 500) device
+ * accounts are authenticated over HTTP, each several times, one session per authentication
+ * (TAVERN_SINGLE_SOCKET stays false, its default). The baseline's clients are raw `ws` clients
+ * (it speaks no Colyseus protocol). Servers run one after the other against the same clients'
+ * process, Tavern first; both are started before either is measured. Presence is local unless
+ * `redisUrl` (BENCH_IDLE_REDIS_URL) is given. Colyseus' transport pings each client every 3 s; the
+ * baseline does the same unless `wsPingMs` (BENCH_IDLE_WS_PING_MS) says otherwise (0: off).
+ *
+ * Run alone: `npx tsx loadtest/idle.ts` (throwaway PostgreSQL cluster).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Room } from '@colyseus/sdk';
+import WebSocket from 'ws';
+import { createDatabase, startPostgres } from '../test/support/postgres.js';
+import { freePort } from '../test/support/ports.js';
+import { writeResults } from './report.js';
+import { sdkClient } from './relay-run.js';
+import { cpuSeconds, fmt, machine, machineBusySeconds, pool, startChildServer, type ChildServer } from './support.js';
+
+const AUTH = `Basic ${Buffer.from('defaultkey:').toString('base64')}`;
+/** Target of the milestone: Tavern's bytes per idle connection at most this many times the baseline's. */
+const MEMORY_TARGET_RATIO = 1.1;
+/** Target: idle CPU below this % of one core. */
+const CPU_TARGET_PCT = 5;
+
+export interface IdleBenchOptions {
+  /** A database for Tavern (device accounts are written). */
+  databaseUrl: string;
+  /** Connections of the memory measurement. */
+  sessions: number;
+  /** Connections of the CPU measurement (capped by the file descriptor limit). */
+  cpuSessions: number;
+  /** Seconds of idleness over which CPU is measured. */
+  cpuSec: number;
+  /** Seconds to wait after connecting before memory is read. */
+  settleSec: number;
+  /** Distinct device accounts; each is authenticated ⌈sessions / accounts⌉ times. */
+  accounts: number;
+  /** Redis for Tavern's presence and driver; local presence when absent. */
+  redisUrl?: string | undefined;
+  /** The baseline's ping interval in ms (0: none); Colyseus' transport pings every 3000 ms. */
+  wsPingMs: number;
+  /** CPU list to pin both servers to (taskset), if any. */
+  cpus?: string | undefined;
+  layout: string;
+  log: (msg: string) => void;
+}
+
+export interface IdleMemory {
+  connections: number;
+  rssBefore: number;
+  rssAfter: number;
+  heapBefore: number;
+  heapAfter: number;
+  /** (rssAfter − rssBefore) / connections. */
+  rssPerConnection: number;
+  heapPerConnection: number;
+}
+
+export interface IdleCpu {
+  connections: number;
+  seconds: number;
+  /** % of one core. */
+  serverPct: number;
+  loadGeneratorPct: number;
+  otherProcessesPct?: number;
+  rss: number;
+}
+
+export interface IdleTarget {
+  target: 'tavern' | 'ws';
+  connectSec: number;
+  memory: IdleMemory;
+  cpu: IdleCpu;
+  /** Clients closed by the server during the run. */
+  dropped: number;
+  errors: number;
+}
+
+export interface IdleResults {
+  tavern: IdleTarget;
+  ws: IdleTarget;
+  memoryRatio: number;
+  meetsMemoryTarget: boolean;
+  meetsCpuTarget: boolean;
+  fdLimit: number;
+  notes: string[];
+}
+
+/**
+ * NODE_OPTIONS for a server child: `--expose-gc` and a preload that runs a full garbage collection
+ * on SIGUSR2, so memory is read after a forced collection rather than wherever V8 happens to be.
+ */
+const GC_ON_SIGUSR2 = `--expose-gc --import=data:text/javascript,process.on('SIGUSR2',()=>globalThis.gc?.())`;
+
+/** A full GC in the child (see GC_ON_SIGUSR2), then a moment for the kernel's RSS to follow. */
+async function forceGc(pid: number): Promise<void> {
+  process.kill(pid, 'SIGUSR2');
+  await sleep(500);
+  process.kill(pid, 'SIGUSR2');
+  await sleep(1000);
+}
+
+/** VmRSS of a process in bytes. */
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** The soft limit on open files of this process. */
+function fdLimit(): number {
+  const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/** Tries to raise this process's open file limit with util-linux `prlimit` (children inherit it). */
+function raiseFdLimit(want: number): void {
+  if (fdLimit() >= want) return;
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${want}`], { stdio: 'ignore' });
+  } catch {
+    // no CAP_SYS_RESOURCE, or no prlimit: keep the limit we have
+  }
+}
+
+async function tavernHeap(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+(\S+)/m.exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function wsHeap(url: string): Promise<number> {
+  const body = (await (await fetch(`${url}/memory`)).json()) as { heapUsed: number };
+  return body.heapUsed;
+}
+
+/** `n` session tokens from `accounts` device accounts, each authenticated several times. */
+async function sessionTokens(url: string, n: number, accounts: number, log: (msg: string) => void): Promise<string[]> {
+  const prefix = `bench-idle-${randomBytes(4).toString('hex')}`;
+  const a = Math.max(1, Math.min(accounts, n));
+  const started = Date.now();
+  const tokens = await pool(
+    Array.from({ length: n }, (_, i) => i),
+    64,
+    async (i) => {
+      const res = await fetch(`${url}/v2/account/authenticate/device?create=true`, {
+        method: 'POST',
+        headers: { authorization: AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `${prefix}-${i % a}` }),
+      });
+      const body = (await res.json()) as { token?: string };
+      if (res.status !== 200 || typeof body.token !== 'string')
+        throw new Error(`Tavern: device auth failed: ${res.status} ${JSON.stringify(body)}`);
+      return body.token;
+    },
+  );
+  log(`idle: ${fmt(n)} sessions of ${fmt(a)} accounts in ${fmt((Date.now() - started) / 1000, 1)} s`);
+  return tokens;
+}
+
+/** One server's clients: open more, close all, and the count of those the server dropped. */
+interface Fleet {
+  open(count: number): Promise<void>;
+  size(): number;
+  closeAll(): Promise<void>;
+  dropped(): number;
+  errors(): number;
+}
+
+function tavernFleet(url: string, tokens: string[]): Fleet {
+  const rooms: Room[] = [];
+  let dropped = 0;
+  let errors = 0;
+  let leaving = false;
+  return {
+    async open(count) {
+      const from = rooms.length;
+      await pool(
+        Array.from({ length: count - from }, (_, i) => from + i),
+        64,
+        async (i) => {
+          const room = await sdkClient(url, tokens[i]).create('session');
+          room.onLeave(() => {
+            if (!leaving) dropped++;
+          });
+          room.onError(() => errors++);
+          rooms.push(room);
+        },
+      );
+    },
+    size: () => rooms.length,
+    async closeAll() {
+      leaving = true;
+      await pool(rooms, 256, (r) => r.leave(true).catch(() => undefined));
+      rooms.length = 0;
+    },
+    dropped: () => dropped,
+    errors: () => errors,
+  };
+}
+
+function wsFleet(url: string): Fleet {
+  const sockets: WebSocket[] = [];
+  let dropped = 0;
+  let errors = 0;
+  let leaving = false;
+  const wsUrl = url.replace(/^http/, 'ws') + '/idle';
+  return {
+    async open(count) {
+      const from = sockets.length;
+      await pool(
+        Array.from({ length: count - from }, (_, i) => i),
+        64,
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+            ws.once('open', () => {
+              sockets.push(ws);
+              ws.once('close', () => {
+                if (!leaving) dropped++;
+              });
+              resolve();
+            });
+            ws.on('error', (err) => {
+              errors++;
+              reject(err);
+            });
+          }),
+      );
+    },
+    size: () => sockets.length,
+    async closeAll() {
+      leaving = true;
+      await pool(
+        sockets,
+        256,
+        (ws) =>
+          new Promise<void>((resolve) => {
+            ws.once('close', () => resolve());
+            ws.close();
+            setTimeout(() => {
+              ws.terminate();
+              resolve();
+            }, 2000).unref();
+          }),
+      );
+      sockets.length = 0;
+    },
+    dropped: () => dropped,
+    errors: () => errors,
+  };
+}
+
+/** Memory before/after `sessions` connections, then CPU at `cpuSessions`, then close them all. */
+async function measure(
+  target: 'tavern' | 'ws',
+  server: ChildServer,
+  fleet: Fleet,
+  heap: () => Promise<number>,
+  opts: IdleBenchOptions,
+  cpuSessions: number,
+): Promise<IdleTarget> {
+  const { log } = opts;
+  try {
+    await sleep(opts.settleSec * 1000);
+    await forceGc(server.pid);
+    const rssBefore = rss(server.pid);
+    const heapBefore = await heap();
+    log(`idle/${target}: connecting ${fmt(opts.sessions)} clients`);
+    const t0 = Date.now();
+    await fleet.open(opts.sessions);
+    const connectSec = (Date.now() - t0) / 1000;
+    await sleep(opts.settleSec * 1000);
+    await forceGc(server.pid);
+    const memory: IdleMemory = {
+      connections: fleet.size(),
+      rssBefore,
+      rssAfter: rss(server.pid),
+      heapBefore,
+      heapAfter: await heap(),
+      rssPerConnection: 0,
+      heapPerConnection: 0,
+    };
+    memory.rssPerConnection = (memory.rssAfter - rssBefore) / memory.connections;
+    memory.heapPerConnection = (memory.heapAfter - heapBefore) / memory.connections;
+    log(`idle/${target}: ${fmt(memory.rssPerConnection)} B RSS per connection; connecting up to ${fmt(cpuSessions)} clients`);
+
+    if (cpuSessions > fleet.size()) await fleet.open(cpuSessions);
+    await sleep(opts.settleSec * 1000);
+    log(`idle/${target}: ${fmt(fleet.size())} idle clients, measuring CPU for ${opts.cpuSec} s`);
+    const s0 = cpuSeconds(server.pid) ?? NaN;
+    const l0 = process.cpuUsage();
+    const m0 = machineBusySeconds();
+    const w0 = performance.now();
+    await sleep(opts.cpuSec * 1000);
+    const wall = (performance.now() - w0) / 1000;
+    const server1 = cpuSeconds(server.pid) ?? NaN;
+    const l = process.cpuUsage(l0);
+    const m1 = machineBusySeconds();
+    const serverSec = server1 - s0;
+    const loadSec = (l.user + l.system) / 1e6;
+    const cpu: IdleCpu = {
+      connections: fleet.size(),
+      seconds: wall,
+      serverPct: (serverSec / wall) * 100,
+      loadGeneratorPct: (loadSec / wall) * 100,
+      rss: rss(server.pid),
+    };
+    if (m0 !== undefined && m1 !== undefined) cpu.otherProcessesPct = Math.max(0, ((m1 - m0 - serverSec - loadSec) / wall) * 100);
+    return { target, connectSec, memory, cpu, dropped: fleet.dropped(), errors: fleet.errors() };
+  } finally {
+    log(`idle/${target}: closing ${fmt(fleet.size())} clients`);
+    await fleet.closeAll();
+  }
+}
+
+export async function idleBench(
+  opts: IdleBenchOptions,
+): Promise<{ results: IdleResults; table: string; file: string; problems: string[] }> {
+  const { log } = opts;
+  const notes: string[] = [];
+  raiseFdLimit(65536);
+  const limit = fdLimit();
+  // This process holds every client socket of one server at a time, plus HTTP and a margin.
+  let cpuSessions = Math.max(opts.sessions, opts.cpuSessions);
+  if (cpuSessions + 500 > limit) {
+    cpuSessions = Math.max(opts.sessions, limit - 500);
+    notes.push(`CPU measured at ${fmt(cpuSessions)} connections, not ${fmt(opts.cpuSessions)}: this process may open ${fmt(limit)} files.`);
+  }
+  const cleanups: (() => Promise<void>)[] = [];
+  let tavern: IdleTarget;
+  let baseline: IdleTarget;
+  try {
+    const tavernPort = await freePort();
+    log(`idle: starting Tavern (${opts.redisUrl ? 'Redis presence' : 'local presence'})`);
+    const server = await startChildServer({
+      name: 'Tavern',
+      script: 'src/main.ts',
+      port: tavernPort,
+      cpus: opts.cpus,
+      env: {
+        TAVERN_PORT: String(tavernPort),
+        DATABASE_URL: opts.databaseUrl,
+        ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+        TAVERN_RATE_LIMIT_REQUESTS: '0',
+        TAVERN_SINGLE_SOCKET: 'false',
+        TAVERN_LOG_LEVEL: 'warn',
+        TAVERN_LOG_FORMAT: 'json',
+        TAVERN_SHUTDOWN_GRACE_SEC: '2',
+        TAVERN_TOKEN_EXPIRY_SEC: '86400',
+        NODE_ENV: 'development',
+        NODE_OPTIONS: GC_ON_SIGUSR2,
+      },
+    });
+    cleanups.push(() => server.stop());
+    const wsPort = await freePort();
+    log('idle: starting the ws baseline');
+    const ws = await startChildServer({
+      name: 'ws baseline',
+      script: 'loadtest/idle-ws-baseline.ts',
+      port: wsPort,
+      cpus: opts.cpus,
+      env: { PORT: String(wsPort), PING_MS: String(opts.wsPingMs), NODE_OPTIONS: GC_ON_SIGUSR2 },
+    });
+    cleanups.push(() => ws.stop());
+
+    const tokens = await sessionTokens(server.url, cpuSessions, opts.accounts, log);
+    tavern = await measure('tavern', server, tavernFleet(server.url, tokens), () => tavernHeap(server.url), opts, cpuSessions);
+    baseline = await measure('ws', ws, wsFleet(ws.url), () => wsHeap(ws.url), opts, cpuSessions);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`idle cleanup: ${(err as Error).message}`));
+  }
+
+  const memoryRatio = tavern.memory.rssPerConnection / baseline.memory.rssPerConnection;
+  const results: IdleResults = {
+    tavern,
+    ws: baseline,
+    memoryRatio,
+    meetsMemoryTarget: memoryRatio <= MEMORY_TARGET_RATIO,
+    meetsCpuTarget: tavern.cpu.serverPct < CPU_TARGET_PCT,
+    fdLimit: limit,
+    notes,
+  };
+  const problems: string[] = [];
+  for (const t of [tavern, baseline]) {
+    if (t.memory.connections < opts.sessions) problems.push(`idle/${t.target}: only ${t.memory.connections} of ${opts.sessions} connected`);
+    if (t.dropped > 0) problems.push(`idle/${t.target}: the server closed ${t.dropped} idle clients`);
+    if (t.errors > 0) problems.push(`idle/${t.target}: ${t.errors} client errors`);
+  }
+  const info = machine();
+  const table = idleMarkdown(results, opts, info);
+  const file = writeResults('idle', {
+    benchmark: 'Idle sessions: memory and CPU per connection',
+    date: new Date().toISOString(),
+    machine: info,
+    settings: {
+      sessions: opts.sessions,
+      cpuSessions,
+      cpuSec: opts.cpuSec,
+      settleSec: opts.settleSec,
+      accounts: opts.accounts,
+      presence: opts.redisUrl ? 'redis' : 'local',
+      clients: 'Tavern: @colyseus/sdk create("session"), one session token each; baseline: raw ws clients',
+      wsPingMs: opts.wsPingMs,
+      layout: opts.layout,
+    },
+    results,
+    problems,
+  });
+  return { results, table, file, problems };
+}
+
+const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
+const mb = (bytes: number) => `${fmt(bytes / 1048576, 1)} MB`;
+
+function idleMarkdown(r: IdleResults, opts: IdleBenchOptions, info: ReturnType<typeof machine>): string {
+  const t = r.tavern;
+  const b = r.ws;
+  const out: string[] = [];
+  out.push(
+    `Idle sessions: memory at ${fmt(t.memory.connections)} connections (after ${opts.settleSec} s settle), CPU at ${fmt(t.cpu.connections)} connections over ${opts.cpuSec} s`,
+  );
+  out.push('');
+  out.push('| measure | Tavern (session rooms) | raw ws | ratio (Tavern/ws) | target | met |');
+  out.push('|---|---:|---:|---:|---:|---|');
+  out.push(
+    `| RSS per connection | ${kb(t.memory.rssPerConnection)} | ${kb(b.memory.rssPerConnection)} | ${fmt(r.memoryRatio, 2)}× | ≤ ${MEMORY_TARGET_RATIO}× raw ws | ${r.meetsMemoryTarget ? 'yes' : '**no**'} |`,
+  );
+  out.push(
+    `| V8 heap per connection | ${kb(t.memory.heapPerConnection)} | ${kb(b.memory.heapPerConnection)} | ${fmt(t.memory.heapPerConnection / b.memory.heapPerConnection, 2)}× | | |`,
+  );
+  out.push(
+    `| idle server CPU at ${fmt(t.cpu.connections)} | ${fmt(t.cpu.serverPct, 2)} % | ${fmt(b.cpu.serverPct, 2)} % | ${fmt(t.cpu.serverPct / b.cpu.serverPct, 2)}× | < ${CPU_TARGET_PCT} % of a core | ${r.meetsCpuTarget ? 'yes' : '**no**'} |`,
+  );
+  out.push('');
+  out.push(
+    '| target | connections | RSS before → after | heap before → after | connect time | RSS at CPU count | load generator CPU | other processes CPU | dropped | errors |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of [t, b]) {
+    out.push(
+      `| ${x.target === 'tavern' ? 'Tavern' : 'raw ws'} | ${fmt(x.memory.connections)} | ${mb(x.memory.rssBefore)} → ${mb(x.memory.rssAfter)} | ` +
+        `${mb(x.memory.heapBefore)} → ${mb(x.memory.heapAfter)} | ${fmt(x.connectSec, 1)} s | ${mb(x.cpu.rss)} | ${fmt(x.cpu.loadGeneratorPct, 1)} % | ` +
+        `${x.cpu.otherProcessesPct === undefined ? 'n/a' : `${fmt(x.cpu.otherProcessesPct, 1)} %`} | ${x.dropped} | ${x.errors} |`,
+    );
+  }
+  out.push('');
+  out.push(`Machine: ${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.os}`);
+  out.push(`Layout: ${opts.layout}; presence: ${opts.redisUrl ? 'Redis' : 'local'}`);
+  out.push(
+    `Clients: Tavern — @colyseus/sdk \`create('session')\`, one session token each (${fmt(opts.accounts)} device accounts, several sessions each); ` +
+      `raw ws — \`ws\` clients to a bare \`ws\` WebSocketServer${opts.wsPingMs > 0 ? ` pinging every ${opts.wsPingMs} ms like Colyseus' transport` : ' (no pings)'}. ` +
+      `Memory: VmRSS of the server process, heap = V8 heap used, each read after a settle and a forced full GC in the server; per connection = (after − before) / connections. For scale, Nakama holds an idle socket in about 10 KB.`,
+  );
+  for (const n of r.notes) out.push(`Note: ${n}`);
+  return out.join('\n');
+}
+
+/** `npx tsx loadtest/idle.ts`: a throwaway PostgreSQL cluster, then the scenario. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const num = (name: string, d: number) => {
+    const v = env[name] ? Number(env[name]) : d;
+    if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a number ≥ 0`);
+    return v;
+  };
+  const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  log('starting a throwaway PostgreSQL cluster');
+  const cluster = await startPostgres();
+  try {
+    const { table, file, problems } = await idleBench({
+      databaseUrl: await createDatabase(cluster.url(), 'bench_idle'),
+      sessions: num('BENCH_IDLE_SESSIONS', 5000),
+      cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
+      cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+      settleSec: num('BENCH_IDLE_SETTLE', 5),
+      accounts: num('BENCH_IDLE_ACCOUNTS', 500),
+      redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
+      wsPingMs: num('BENCH_IDLE_WS_PING_MS', 3000),
+      layout: 'load generator and servers share all cores (no pinning)',
+      log,
+    });
+    process.stdout.write(`\n${table}\n\nResults: ${file}\n`);
+    if (problems.length > 0) {
+      process.stdout.write(`\n!!! ${problems.join('\n!!! ')}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await cluster.stop();
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === import.meta.filename) await main();
