@@ -11,10 +11,11 @@
  *   process's file descriptor limit allows, said in the table — the server child's CPU over
  *   `cpuSec` (30 s) of idleness, from /proc/<pid>/stat, in % of one core.
  *
- * Tavern's clients are `@colyseus/sdk` clients in this process, each `create('session')` with its own
- * session token (a session holds one session room): `accounts` (BENCH_IDLE_ACCOUNTS, 500) device
- * accounts are authenticated over HTTP, each several times, one session per authentication
- * (TAVERN_SINGLE_SOCKET stays false, its default). The baseline's clients are raw `ws` clients
+ * Tavern's clients (loadtest/idle-clients.ts) are `@colyseus/sdk` clients in this process, each
+ * `create('session')` with its own session token (a session holds one session room): `accounts`
+ * (BENCH_IDLE_ACCOUNTS, 500) device accounts are authenticated over HTTP, each several times, one
+ * session per authentication (TAVERN_SINGLE_SOCKET stays false, its default). The baseline's
+ * clients are raw `ws` clients
  * (it speaks no Colyseus protocol). Servers run one after the other against the same clients'
  * process, Tavern first; both are started before either is measured. Presence is local unless
  * `redisUrl` (BENCH_IDLE_REDIS_URL) is given. Colyseus' transport pings each client every 3 s; the
@@ -22,20 +23,15 @@
  *
  * Run alone: `npx tsx loadtest/idle.ts` (throwaway PostgreSQL cluster).
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Room } from '@colyseus/sdk';
-import WebSocket from 'ws';
 import { createDatabase, startPostgres } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
+import { fdLimit, raiseFdLimit, sessionTokens, tavernFleet, wsFleet, type Fleet } from './idle-clients.js';
 import { writeResults } from './report.js';
-import { sdkClient } from './relay-run.js';
-import { cpuSeconds, fmt, machine, machineBusySeconds, pool, startChildServer, type ChildServer } from './support.js';
+import { cpuSeconds, fmt, machine, machineBusySeconds, startChildServer, type ChildServer } from './support.js';
 
-const AUTH = `Basic ${Buffer.from('defaultkey:').toString('base64')}`;
 /** Target of the milestone: Tavern's bytes per idle connection at most this many times the baseline's. */
 const MEMORY_TARGET_RATIO = 1.1;
 /** Target: idle CPU below this % of one core. */
@@ -125,22 +121,6 @@ function rss(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** The soft limit on open files of this process. */
-function fdLimit(): number {
-  const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
-}
-
-/** Tries to raise this process's open file limit with util-linux `prlimit` (children inherit it). */
-function raiseFdLimit(want: number): void {
-  if (fdLimit() >= want) return;
-  try {
-    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${want}`], { stdio: 'ignore' });
-  } catch {
-    // no CAP_SYS_RESOURCE, or no prlimit: keep the limit we have
-  }
-}
-
 async function tavernHeap(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+(\S+)/m.exec(text);
@@ -150,123 +130,6 @@ async function tavernHeap(url: string): Promise<number> {
 async function wsHeap(url: string): Promise<number> {
   const body = (await (await fetch(`${url}/memory`)).json()) as { heapUsed: number };
   return body.heapUsed;
-}
-
-/** `n` session tokens from `accounts` device accounts, each authenticated several times. */
-async function sessionTokens(url: string, n: number, accounts: number, log: (msg: string) => void): Promise<string[]> {
-  const prefix = `bench-idle-${randomBytes(4).toString('hex')}`;
-  const a = Math.max(1, Math.min(accounts, n));
-  const started = Date.now();
-  const tokens = await pool(
-    Array.from({ length: n }, (_, i) => i),
-    64,
-    async (i) => {
-      const res = await fetch(`${url}/v2/account/authenticate/device?create=true`, {
-        method: 'POST',
-        headers: { authorization: AUTH, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: `${prefix}-${i % a}` }),
-      });
-      const body = (await res.json()) as { token?: string };
-      if (res.status !== 200 || typeof body.token !== 'string')
-        throw new Error(`Tavern: device auth failed: ${res.status} ${JSON.stringify(body)}`);
-      return body.token;
-    },
-  );
-  log(`idle: ${fmt(n)} sessions of ${fmt(a)} accounts in ${fmt((Date.now() - started) / 1000, 1)} s`);
-  return tokens;
-}
-
-/** One server's clients: open more, close all, and the count of those the server dropped. */
-interface Fleet {
-  open(count: number): Promise<void>;
-  size(): number;
-  closeAll(): Promise<void>;
-  dropped(): number;
-  errors(): number;
-}
-
-function tavernFleet(url: string, tokens: string[]): Fleet {
-  const rooms: Room[] = [];
-  let dropped = 0;
-  let errors = 0;
-  let leaving = false;
-  return {
-    async open(count) {
-      const from = rooms.length;
-      await pool(
-        Array.from({ length: count - from }, (_, i) => from + i),
-        64,
-        async (i) => {
-          const room = await sdkClient(url, tokens[i]).create('session');
-          room.onLeave(() => {
-            if (!leaving) dropped++;
-          });
-          room.onError(() => errors++);
-          rooms.push(room);
-        },
-      );
-    },
-    size: () => rooms.length,
-    async closeAll() {
-      leaving = true;
-      await pool(rooms, 256, (r) => r.leave(true).catch(() => undefined));
-      rooms.length = 0;
-    },
-    dropped: () => dropped,
-    errors: () => errors,
-  };
-}
-
-function wsFleet(url: string): Fleet {
-  const sockets: WebSocket[] = [];
-  let dropped = 0;
-  let errors = 0;
-  let leaving = false;
-  const wsUrl = url.replace(/^http/, 'ws') + '/idle';
-  return {
-    async open(count) {
-      const from = sockets.length;
-      await pool(
-        Array.from({ length: count - from }, (_, i) => i),
-        64,
-        () =>
-          new Promise<void>((resolve, reject) => {
-            const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-            ws.once('open', () => {
-              sockets.push(ws);
-              ws.once('close', () => {
-                if (!leaving) dropped++;
-              });
-              resolve();
-            });
-            ws.on('error', (err) => {
-              errors++;
-              reject(err);
-            });
-          }),
-      );
-    },
-    size: () => sockets.length,
-    async closeAll() {
-      leaving = true;
-      await pool(
-        sockets,
-        256,
-        (ws) =>
-          new Promise<void>((resolve) => {
-            ws.once('close', () => resolve());
-            ws.close();
-            setTimeout(() => {
-              ws.terminate();
-              resolve();
-            }, 2000).unref();
-          }),
-      );
-      sockets.length = 0;
-    },
-    dropped: () => dropped,
-    errors: () => errors,
-  };
 }
 
 /** Memory before/after `sessions` connections, then CPU at `cpuSessions`, then close them all. */

@@ -23,14 +23,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Client, Room } from '@colyseus/sdk';
 import {
-  Account,
-  deviceId,
   envNumber,
-  Inbox,
   leaveQuietly,
+  openSession,
   phase,
   runCli,
-  sdkClient,
   Stopped,
   timestampData,
   timestampOf,
@@ -38,6 +35,7 @@ import {
   type Bot,
   type BotContext,
   type BotDefinition,
+  type Inbox,
   type Watched,
 } from './common.js';
 
@@ -101,11 +99,7 @@ export const matchBot: BotDefinition<MatchSettings, object> = {
 
   async start(options, ctx: BotContext<MatchSettings, object>): Promise<Bot> {
     const { stats, settings } = ctx;
-    const account = await Account.device(options.endpoint, ctx.serverKey, deviceId(ctx.name, ctx.runId, options.clientId));
-    const client = sdkClient(options.endpoint, await account.token(), stats);
-    const session = await client.create('session');
-    const sw = watch(session, 'session', ctx);
-    const inbox = new Inbox(session, MATCHMAKING_MESSAGES);
+    const { account, client, session, sw, inbox } = await openSession(options, ctx, MATCHMAKING_MESSAGES);
     const abort = new AbortController();
     const tag = `match${ctx.runId}`;
 

@@ -19,20 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Room } from '@colyseus/sdk';
 import { joinMatched, MATCHMAKING_MESSAGES, type Matched } from './match.js';
-import {
-  Account,
-  deviceId,
-  envBool,
-  envNumber,
-  Inbox,
-  leaveQuietly,
-  runCli,
-  sdkClient,
-  Stopped,
-  watch,
-  type Bot,
-  type BotDefinition,
-} from './common.js';
+import { envBool, envNumber, leaveQuietly, openSession, runCli, Stopped, watch, type Bot, type BotDefinition } from './common.js';
 
 export interface MatchmakerSettings {
   maxCount: number;
@@ -57,11 +44,7 @@ export const matchmakerBot: BotDefinition<MatchmakerSettings, object> = {
 
   async start(options, ctx): Promise<Bot> {
     const { stats, settings } = ctx;
-    const account = await Account.device(options.endpoint, ctx.serverKey, deviceId(ctx.name, ctx.runId, options.clientId));
-    const client = sdkClient(options.endpoint, await account.token(), stats);
-    const session = await client.create('session');
-    const sw = watch(session, 'session', ctx);
-    const inbox = new Inbox(session, MATCHMAKING_MESSAGES);
+    const { account, client, session, sw, inbox } = await openSession(options, ctx, MATCHMAKING_MESSAGES);
     const abort = new AbortController();
     const signal = abort.signal;
     const tag = `mm${ctx.runId}`;
