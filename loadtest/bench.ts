@@ -65,7 +65,7 @@ import { idleBench } from './idle.js';
 import { matchmakerBench } from './matchmaker.js';
 import { leaderboardBench } from './leaderboard.js';
 import { relayBench } from './relay.js';
-import { hasTaskset, machine, pinProcess, sql } from './support.js';
+import { hasTaskset, machine, pinProcess, sql, stopAll } from './support.js';
 
 const env = process.env;
 const num = (name: string, dflt: number) => {
@@ -94,8 +94,13 @@ async function cleanup(): Promise<void> {
     }
   }
 }
+// `on`, not `once`: tsx repeats a signal it does not see acknowledged within 30 ms, and with no
+// listener left the second one would end this process before the cleanup is done.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     process.stderr.write(`\n${signal}: stopping servers and database…\n`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -132,6 +137,8 @@ async function main(): Promise<void> {
     cleanups.push(() => c.stop());
     adminUrl = cluster.url();
   }
+  // Child servers and throwaway Redis servers a scenario has not stopped (interrupted, or failed).
+  cleanups.push(stopAll);
   const suffix = cluster ? '' : `_${process.pid}`;
   /** A database of this run, dropped afterwards when the server is not a throwaway one. */
   const database = async (name: string): Promise<string> => {

@@ -5,9 +5,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort } from '../test/support/ports.js';
-import { startRedis, type TestRedis } from '../test/support/redis.js';
+import type { TestRedis } from '../test/support/redis.js';
 import type { DriverServerReady } from './driver-server.js';
-import { fmt, startChildServer, type ChildServer } from './support.js';
+import { fmt, startChildServer, throwawayRedis, type ChildServer } from './support.js';
 
 export type Kind = 'tavern' | 'stock';
 
@@ -45,7 +45,7 @@ export async function startTarget(
   sessions: number,
   runId: string,
 ): Promise<Target> {
-  const redisServer = await startRedis();
+  const redisServer = await throwawayRedis();
   const redis = new Redis(redisServer.url);
   const port = await freePort();
   opts.log(`driver / ${kind} / ${sessions} sessions: starting Tavern`);

@@ -41,7 +41,7 @@ import { startTarget, stopTarget, type Target } from './driver-targets.js';
 import { deviceTokens, sdkClient } from './relay-run.js';
 import { redisCpu } from './redis-tools.js';
 import { writeResults } from './report.js';
-import { clusterCpu, clusterCpuDelta, cpuSeconds, machine, machineBusySeconds, percentiles, pool } from './support.js';
+import { clusterCpu, clusterCpuDelta, cpuSeconds, machine, machineBusySeconds, percentiles, pool, withTimeout } from './support.js';
 
 export interface DriverBenchOptions {
   /** One database for every Tavern process of the scenario. */
@@ -182,7 +182,7 @@ async function interleaved(
     await pool(
       Array.from({ length: warm.to }, (_, x) => x),
       opts.concurrency,
-      (j) => timeout(fn(t, j, warm)).catch(() => undefined),
+      (j) => withTimeout(fn(t, j, warm), 15_000).catch(() => undefined),
     );
     await after?.(t, i, warm);
     await settle(t.server.pid);
@@ -206,7 +206,7 @@ async function interleaved(
         async (j) => {
           const start = performance.now();
           try {
-            await timeout(fn(t, j, { from, to }));
+            await withTimeout(fn(t, j, { from, to }), 15_000);
             tally.histogram.record(Math.max(1, Math.round((performance.now() - start) * 1000)));
           } catch (err) {
             tally.errors++;
@@ -255,15 +255,6 @@ async function interleaved(
   });
 }
 
-/** `p`, or a rejection after 15 s (a join whose socket closes before it joined never settles in the SDK). */
-function timeout<T>(p: Promise<T>, ms = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
-}
-
 /** Waits (up to 10 s) until a process is nearly idle: disposing the rooms of a chunk must not overlap the next chunk. */
 async function settle(pid: number): Promise<void> {
   const until = performance.now() + 10_000;
@@ -275,7 +266,8 @@ async function settle(pid: number): Promise<void> {
 }
 
 async function leaveAll(rooms: (Room | undefined)[]): Promise<void> {
-  await Promise.all(rooms.map((r) => r?.leave(true).catch(() => undefined)));
+  // A room whose socket already closed never answers its leave.
+  await Promise.all(rooms.map((r) => (r ? withTimeout(r.leave(true), 5000).catch(() => undefined) : undefined)));
   await sleep(300);
 }
 

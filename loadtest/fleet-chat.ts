@@ -30,13 +30,22 @@ import { createHistogram, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Room } from '@colyseus/sdk';
 import { Redis } from 'ioredis';
-import { startRedis } from '../test/support/redis.js';
 import { startFleetProcess } from './fleet.js';
 import { deviceTokens, sdkClient } from './relay-run.js';
 import { clientLoop, serverLoop, type Channel, type LoopControl } from './fleet-chat-loops.js';
 import { pipelinedPublish, redisBenchmark, redisCpu } from './redis-tools.js';
 import { busyWarning, writeResults } from './report.js';
-import { cpuSeconds, fmt, machine, machineBusySeconds, percentiles, pool, type ChildServer } from './support.js';
+import {
+  cpuSeconds,
+  fmt,
+  machine,
+  machineBusySeconds,
+  percentiles,
+  pool,
+  throwawayRedis,
+  withTimeout,
+  type ChildServer,
+} from './support.js';
 
 export interface FleetChatBenchOptions {
   databaseUrl: string;
@@ -80,7 +89,7 @@ export async function fleetChatBench(opts: FleetChatBenchOptions): Promise<{ tab
   const problems: string[] = [];
   const runs: ChatRun[] = [];
   const raw: RawPublish[] = [];
-  const redisServer = await startRedis();
+  const redisServer = await throwawayRedis();
   const redis = new Redis(redisServer.url);
   const started: ChildServer[] = [];
   const hosts: Record<string, string> = {};
@@ -158,7 +167,7 @@ export async function fleetChatBench(opts: FleetChatBenchOptions): Promise<{ tab
       publishesPerSec: await pipelinedPublish(redisServer.url),
     });
   } finally {
-    await Promise.all(rooms.map((r) => r.leave(true).catch(() => undefined)));
+    await Promise.all(rooms.map((r) => withTimeout(r.leave(true), 5000).catch(() => undefined)));
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     redis.disconnect();
     await redisServer.stop();

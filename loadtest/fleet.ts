@@ -21,10 +21,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../test/support/ports.js';
-import { startRedis } from '../test/support/redis.js';
 import { deviceTokens, relayProblems, relayRun, type RelayRun, type RelayRunOptions } from './relay-run.js';
 import { busyWarning, writeResults } from './report.js';
-import { fmt, machine, startChildServer, type ChildServer } from './support.js';
+import { fmt, machine, startChildServer, throwawayRedis, type ChildServer } from './support.js';
 
 export interface FleetBenchOptions extends Omit<RelayRunOptions, 'scenario'> {
   /** One database for every process. */
@@ -73,7 +72,7 @@ export async function startFleetProcess(opts: {
 
 export async function fleetBench(opts: FleetBenchOptions): Promise<{ table: string; file: string; problems: string[] }> {
   const { log } = opts;
-  const redis = await startRedis();
+  const redis = await throwawayRedis();
   const runs: RelayRun[] = [];
   const hosts: Record<string, string> = {};
   let a: ChildServer | undefined;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { RecordableHistogram } from 'node:perf_hooks';
 import pg from 'pg';
 import { migrations } from '../src/entities/index.js';
+import { startRedis, type TestRedis } from '../test/support/redis.js';
 
 export const root = path.resolve(import.meta.dirname, '..');
 
@@ -26,6 +27,26 @@ export function hasTaskset(): boolean {
 /** Pins every thread of a running process to a CPU list such as `0` or `0,1`. */
 export function pinProcess(pid: number, cpus: string): void {
   execFileSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** Everything this process started that must not outlive it: `stopAll` runs them (bench.ts, on SIGINT/SIGTERM too). */
+const running = new Set<() => Promise<void>>();
+
+/** Stops every child server and throwaway Redis still running. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop().catch(() => undefined)));
+}
+
+/** A throwaway redis-server (test/support/redis.ts) that `stopAll` stops too. */
+export async function throwawayRedis(): Promise<TestRedis> {
+  const redis = await startRedis();
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    running.delete(stop);
+    return (stopped ??= redis.stop());
+  };
+  running.add(stop);
+  return { url: redis.url, stop };
 }
 
 /** A server running as a child process. */
@@ -66,8 +87,12 @@ export async function startChildServer(opts: {
     url,
     pid: child.pid!,
     output: () => lines.join('\n'),
-    stop: () => stopChild(child),
+    stop: () => {
+      running.delete(server.stop);
+      return stopChild(child);
+    },
   };
+  running.add(server.stop);
   try {
     await waitHealthy(url, child, opts.timeoutMs ?? 60_000);
   } catch (err) {
@@ -229,3 +254,12 @@ export function percentiles(h: RecordableHistogram): { p50: number; p90: number;
 
 /** `n` formatted with thousands separators and `digits` decimals. */
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** `p`, or a rejection after `ms` (an SDK join or leave whose socket closed early never settles). */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
