@@ -11,9 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Room } from '@colyseus/sdk';
 import { fleetClient, hostOf, startFleet, within, problems, type Fleet, type FleetClient, type FleetProcess } from '../support/fleet.js';
+import { fleetRpc, fleetSession, fleetUser } from '../support/fleet-clients.js';
 import { eventually, inbox } from '../support/realtime.js';
-import { http, newDevice } from '../support/server.js';
-import { decodeJwt } from '../support/wire.js';
+import { http } from '../support/server.js';
 
 const modules = path.join(import.meta.dirname, '..', 'fixtures', 'fleet-modules');
 const CHAT = ['channel_message', 'channel_message_ack', 'channel_presence_event', 'error'];
@@ -30,25 +30,9 @@ describe('a fleet losing processes: crash and drain', () => {
   });
 
   const running = () => fleet.processes.filter((p) => !p.exited);
-  async function user(p: FleetProcess) {
-    const d = await newDevice(p.url);
-    const claims = decodeJwt(d.token);
-    return { ...d, uid: claims.uid, username: claims.usn };
-  }
-  async function rpc(p: FleetProcess, id: string, payload: unknown = {}): Promise<string | undefined> {
-    const res = await within(
-      http(p.url, 'POST', `/v2/rpc/${id}?http_key=defaulthttpkey`, { rawBody: JSON.stringify(JSON.stringify(payload)) }),
-      `rpc ${id} on ${p.nodeName}`,
-    );
-    assert.equal(res.status, 200, `${id} on ${p.nodeName}: ${res.status} ${JSON.stringify(res.body)}\n${problems(p)}`);
-    return res.body.payload as string | undefined;
-  }
-  async function session(p: FleetProcess, token: string) {
-    const client = fleetClient(p.url, token);
-    const room = await within(client.create('session'), `a session on ${p.nodeName}`);
-    await eventually(() => assert.ok((room.state as { sessionId?: string })?.sessionId));
-    return { client, room };
-  }
+  const user = fleetUser;
+  const rpc = fleetRpc;
+  const session = fleetSession;
   /** Creates a `fleet_match` through `via`; returns its id and the node its label names. */
   async function match(via: FleetProcess, suite: string) {
     const matchId = (await rpc(via, 'match_create', { label: { suite } }))!;

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Room } from '@colyseus/sdk';
 import { fleetClient, hostOf, startFleet, within, type Fleet, type FleetProcess } from '../support/fleet.js';
+import { fleetUser } from '../support/fleet-clients.js';
 import { eventually, inbox } from '../support/realtime.js';
-import { http, newDevice } from '../support/server.js';
-import { decodeJwt } from '../support/wire.js';
+import { http } from '../support/server.js';
 
 const PARTY = ['party', 'party_presence_event', 'party_leader', 'party_join_request', 'party_data', 'party_close', 'error'];
 
@@ -25,11 +25,7 @@ describe('parties on a fleet of two processes', () => {
     await fleet?.stop();
   });
 
-  async function user(p: FleetProcess) {
-    const d = await newDevice(p.url);
-    const claims = decodeJwt(d.token);
-    return { ...d, uid: claims.uid as string, sid: claims.tid as string, username: claims.usn as string };
-  }
+  const user = fleetUser;
   type User = Awaited<ReturnType<typeof user>>;
   const presenceOf = (u: User) => ({ user_id: u.uid, session_id: u.sid, username: u.username });
 

@@ -10,9 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Room } from '@colyseus/sdk';
 import { fleetClient, hostOf, startFleet, within, problems, type Fleet, type FleetProcess } from '../support/fleet.js';
+import { fleetRpc, fleetSession, fleetUser } from '../support/fleet-clients.js';
 import { eventually, inbox } from '../support/realtime.js';
-import { http, newDevice } from '../support/server.js';
-import { decodeJwt } from '../support/wire.js';
+import { http } from '../support/server.js';
 
 const modules = path.join(import.meta.dirname, '..', 'fixtures', 'fleet-modules');
 const MATCH = ['match', 'match_presence_event', 'match_data', 'error'];
@@ -32,26 +32,9 @@ describe('a fleet of three processes: matches, RPCs and period hooks', () => {
     await fleet?.stop();
   });
 
-  async function user(p: FleetProcess) {
-    const d = await newDevice(p.url);
-    const claims = decodeJwt(d.token);
-    return { ...d, uid: claims.uid, username: claims.usn };
-  }
-  /** Calls an RPC over HTTP with the http key; returns its payload. */
-  async function rpc(p: FleetProcess, id: string, payload: unknown = {}): Promise<string | undefined> {
-    const res = await within(
-      http(p.url, 'POST', `/v2/rpc/${id}?http_key=defaulthttpkey`, { rawBody: JSON.stringify(JSON.stringify(payload)) }),
-      `rpc ${id} on ${p.nodeName}`,
-    );
-    assert.equal(res.status, 200, `${id} on ${p.nodeName}: ${res.status} ${JSON.stringify(res.body)}\n${problems(p)}`);
-    return res.body.payload as string | undefined;
-  }
-  async function session(p: FleetProcess, token: string) {
-    const client = fleetClient(p.url, token);
-    const room = await within(client.create('session'), `a session on ${p.nodeName}`);
-    await eventually(() => assert.ok((room.state as { sessionId?: string })?.sessionId));
-    return { client, room };
-  }
+  const user = fleetUser;
+  const rpc = fleetRpc;
+  const session = fleetSession;
 
   test('a match created by an RPC on one process is listed, joined, signalled and found through another', async () => {
     const suite = unique('crossing');

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Room } from '@colyseus/sdk';
-import { fleetClient, hostOf, startFleet, within, problems, type Fleet, type FleetClient, type FleetProcess } from '../support/fleet.js';
+import { fleetClient, hostOf, startFleet, problems, type Fleet, type FleetProcess } from '../support/fleet.js';
+import { fleetSession, fleetUser } from '../support/fleet-clients.js';
 import { eventually, inbox } from '../support/realtime.js';
-import { http, newDevice } from '../support/server.js';
-import { decodeJwt } from '../support/wire.js';
+import { http } from '../support/server.js';
 
 const modules = path.join(import.meta.dirname, '..', 'fixtures', 'fleet-modules');
 const CHAT = ['channel', 'channel_message', 'channel_message_ack', 'channel_presence_event', 'error'];
@@ -29,18 +29,9 @@ describe('a fleet of two processes: chat, status and notifications', () => {
     await fleet?.stop();
   });
 
-  async function user(p: FleetProcess) {
-    const d = await newDevice(p.url);
-    const claims = decodeJwt(d.token);
-    return { ...d, uid: claims.uid, username: claims.usn };
-  }
+  const user = fleetUser;
   const members = (room: Room) => (room.state as { members?: Map<string, unknown> } | undefined)?.members?.size ?? 0;
-  async function session(p: FleetProcess, token: string): Promise<{ client: FleetClient; room: Room }> {
-    const client = fleetClient(p.url, token);
-    const room = await within(client.create('session'), `a session on ${p.nodeName}`);
-    await eventually(() => assert.ok((room.state as { sessionId?: string })?.sessionId));
-    return { client, room };
-  }
+  const session = fleetSession;
 
   test('users joining a room channel through different processes chat in one room', async () => {
     const [alice, bob] = [await user(p0), await user(p1)];
