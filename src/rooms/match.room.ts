@@ -17,6 +17,7 @@ import type { RuntimeInfo } from '../hooks/context.js';
 import type { Nakama } from '../hooks/nk.js';
 import type { Registered } from '../hooks/registry.js';
 import type { MatchHandler, Presence } from '../hooks/types.js';
+import * as v from '../services/validation.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
 import { MATCHMAKER_MATCH } from './match-seats.js';
 
@@ -55,24 +56,11 @@ export interface MatchMetadata {
 /** What `matchSignal` answers through `matchMaker.remoteRoomCall` (JSON-safe for Presence IPC). */
 export type SignalReply = { data: string } | { error: { code: number; message: string } };
 
-const opCode = z
-  .union([
-    z.number(),
-    z
-      .string()
-      .regex(/^-?\d{1,16}$/, 'op_code must be an integer.')
-      .transform(Number),
-  ])
-  .refine((n) => Number.isSafeInteger(n), 'op_code must be an integer.');
-
 /** `match_data_send`: `data` is base64 (as in Nakama's JSON); `presences` are session ids or presences. */
 export const MatchDataSend = z.object({
   match_id: z.string().max(128).optional(),
-  op_code: opCode,
-  data: z
-    .string()
-    .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'data must be base64.')
-    .optional(),
+  op_code: v.opCode,
+  data: v.base64Data.optional(),
   presences: z
     .array(z.union([z.string().min(1).max(128), z.looseObject({ session_id: z.string().min(1).max(128) }).transform((p) => p.session_id)]))
     .max(1024)

@@ -49,7 +49,7 @@ import {
   type PartyListing,
   type PartyMatchmaker,
 } from '../services/parties.js';
-import { firstIssue } from '../services/validation.js';
+import * as v from '../services/validation.js';
 import { RealtimeCode, RealtimeError, TavernRoom, type ClientAuth } from './base.room.js';
 
 export const PARTY_ROOM = 'party';
@@ -92,24 +92,11 @@ const presence = z.unknown().transform((v, ctx) => {
 });
 export const PartyPresenceMessage = z.object({ party_id: partyId, presence });
 
-const opCode = z
-  .union([
-    z.number(),
-    z
-      .string()
-      .regex(/^-?\d{1,16}$/, 'op_code must be an integer.')
-      .transform(Number),
-  ])
-  .refine((n) => Number.isSafeInteger(n), 'op_code must be an integer.');
-
 /** `party_data_send`: `data` is base64, as in Nakama's JSON, relayed untouched. */
 export const PartyDataSend = z.object({
   party_id: partyId,
-  op_code: opCode,
-  data: z
-    .string()
-    .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'data must be base64.')
-    .optional(),
+  op_code: v.opCode,
+  data: v.base64Data.optional(),
 });
 
 /** `party_update`: proto defaults for what is left out (so a missing `open` closes the party, as in Nakama). */
@@ -151,7 +138,7 @@ export class PartyRoom extends TavernRoom {
     const id = options[PARTY_ID_OPTION];
     if (typeof id !== 'string' || !z.uuid().safeParse(id).success) throw new Error('party room created without a party id');
     const parsed = PartyCreate.safeParse(options);
-    if (!parsed.success) throw new ServerError(httpStatusOf(Code.INVALID_ARGUMENT), firstIssue(parsed.error));
+    if (!parsed.success) throw new ServerError(httpStatusOf(Code.INVALID_ARGUMENT), v.firstIssue(parsed.error));
     this.roomId = partyRoomId(id);
     // Private: `join`/`joinOrCreate` never pick a party; `joinById` and the listing still see it.
     void this.setPrivate(true);

@@ -42,3 +42,17 @@ export function firstIssue(error: z.ZodError): string {
   const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
   return `${where}${issue.message}`;
 }
+
+/** A realtime op code: a number, or the decimal string protobuf's JSON gives an int64 (match and party data). */
+export const opCode = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^-?\d{1,16}$/, 'op_code must be an integer.')
+      .transform(Number),
+  ])
+  .refine((n) => Number.isSafeInteger(n), 'op_code must be an integer.');
+
+/** Realtime `data` as Nakama's JSON carries bytes: base64 (standard or URL-safe). */
+export const base64Data = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'data must be base64.');
