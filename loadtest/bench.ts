@@ -285,7 +285,7 @@ async function main(): Promise<void> {
         settleSec: num('BENCH_IDLE_SETTLE', 5),
         accounts: num('BENCH_IDLE_ACCOUNTS', 500),
         redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
-        wsPingMs: num('BENCH_IDLE_WS_PING_MS', 3000),
+        pingMs: num('BENCH_IDLE_PING_MS', 15_000),
         cpus: pin ? cpus.server : undefined,
         layout: pin ? `load generator on CPU ${cpus.loadgen}, servers on CPU ${cpus.server}` : 'no pinning',
         log,

@@ -2,8 +2,8 @@
  * Baseline of the idle scenario (loadtest/idle.ts): a bare `ws` WebSocketServer (the `ws` package
  * Colyseus' transport is built on) that accepts WebSocket connections on any path and holds them.
  * Nothing is sent to a client except, when PING_MS > 0, a WebSocket ping every PING_MS (default
- * 3000, what `@colyseus/ws-transport` does by default) so that both servers keep the same heartbeat
- * on the wire; PING_MS=0 turns it off. Incoming messages are dropped.
+ * 15000, Tavern's TAVERN_PING_INTERVAL_MS) so that both servers keep the same heartbeat on the
+ * wire; PING_MS=0 turns it off. Incoming messages are dropped.
  *
  * Env: PORT, PING_MS. Answers GET /healthcheck, and GET /memory with `process.memoryUsage()` and the
  * number of open connections.
@@ -11,7 +11,7 @@
 import http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 
-const pingMs = Number(process.env.PING_MS ?? 3000);
+const pingMs = Number(process.env.PING_MS ?? 15_000);
 const server = http.createServer((req, res) => {
   if (req.url === '/healthcheck') res.end('ok');
   else if (req.url === '/memory') {

@@ -18,8 +18,8 @@
  * clients are raw `ws` clients
  * (it speaks no Colyseus protocol). Servers run one after the other against the same clients'
  * process, Tavern first; both are started before either is measured. Presence is local unless
- * `redisUrl` (BENCH_IDLE_REDIS_URL) is given. Colyseus' transport pings each client every 3 s; the
- * baseline does the same unless `wsPingMs` (BENCH_IDLE_WS_PING_MS) says otherwise (0: off).
+ * `redisUrl` (BENCH_IDLE_REDIS_URL) is given. Both servers ping each client every `pingMs`
+ * (BENCH_IDLE_PING_MS, 15000: Tavern's default TAVERN_PING_INTERVAL_MS, Nakama's ping period).
  *
  * Run alone: `npx tsx loadtest/idle.ts` (throwaway PostgreSQL cluster).
  */
@@ -52,8 +52,8 @@ export interface IdleBenchOptions {
   accounts: number;
   /** Redis for Tavern's presence and driver; local presence when absent. */
   redisUrl?: string | undefined;
-  /** The baseline's ping interval in ms (0: none); Colyseus' transport pings every 3000 ms. */
-  wsPingMs: number;
+  /** Both servers' ping interval in ms (Tavern's TAVERN_PING_INTERVAL_MS; 0: none). */
+  pingMs: number;
   /** CPU list to pin both servers to (taskset), if any. */
   cpus?: string | undefined;
   layout: string;
@@ -225,6 +225,7 @@ export async function idleBench(
         ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
         TAVERN_RATE_LIMIT_REQUESTS: '0',
         TAVERN_SINGLE_SOCKET: 'false',
+        TAVERN_PING_INTERVAL_MS: String(opts.pingMs),
         TAVERN_LOG_LEVEL: 'warn',
         TAVERN_LOG_FORMAT: 'json',
         TAVERN_SHUTDOWN_GRACE_SEC: '2',
@@ -241,7 +242,7 @@ export async function idleBench(
       script: 'loadtest/idle-ws-baseline.ts',
       port: wsPort,
       cpus: opts.cpus,
-      env: { PORT: String(wsPort), PING_MS: String(opts.wsPingMs), NODE_OPTIONS: GC_ON_SIGUSR2 },
+      env: { PORT: String(wsPort), PING_MS: String(opts.pingMs), NODE_OPTIONS: GC_ON_SIGUSR2 },
     });
     cleanups.push(() => ws.stop());
 
@@ -282,7 +283,7 @@ export async function idleBench(
       accounts: opts.accounts,
       presence: opts.redisUrl ? 'redis' : 'local',
       clients: 'Tavern: @colyseus/sdk create("session"), one session token each; baseline: raw ws clients',
-      wsPingMs: opts.wsPingMs,
+      pingMs: opts.pingMs,
       layout: opts.layout,
     },
     results,
@@ -330,7 +331,7 @@ function idleMarkdown(r: IdleResults, opts: IdleBenchOptions, info: ReturnType<t
   out.push(`Layout: ${opts.layout}; presence: ${opts.redisUrl ? 'Redis' : 'local'}`);
   out.push(
     `Clients: Tavern — @colyseus/sdk \`create('session')\`, one session token each (${fmt(opts.accounts)} device accounts, several sessions each); ` +
-      `raw ws — \`ws\` clients to a bare \`ws\` WebSocketServer${opts.wsPingMs > 0 ? ` pinging every ${opts.wsPingMs} ms like Colyseus' transport` : ' (no pings)'}. ` +
+      `raw ws — \`ws\` clients to a bare \`ws\` WebSocketServer${opts.pingMs > 0 ? `; both servers ping every ${opts.pingMs} ms` : '; no pings'}. ` +
       `Memory: VmRSS of the server process, heap = V8 heap used, each read after a settle and a forced full GC in the server; per connection = (after − before) / connections. For scale, Nakama holds an idle socket in about 10 KB.`,
   );
   for (const n of r.notes) out.push(`Note: ${n}`);
@@ -357,7 +358,7 @@ async function main(): Promise<void> {
       settleSec: num('BENCH_IDLE_SETTLE', 5),
       accounts: num('BENCH_IDLE_ACCOUNTS', 500),
       redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
-      wsPingMs: num('BENCH_IDLE_WS_PING_MS', 3000),
+      pingMs: num('BENCH_IDLE_PING_MS', 15_000),
       layout: 'load generator and servers share all cores (no pinning)',
       log,
     });

@@ -15,12 +15,14 @@
  *
  * Tavern runs with TAVERN_MATCHMAKER_INTERVAL_MS = SOAK_MATCHMAKER_INTERVAL_MS (1000), no HTTP rate
  * limit and day-long tokens. Once every bot has started, /metrics is read every SOAK_SAMPLE_SEC (10
- * s; SOAK_SECONDS / 12 in shorter runs): resident memory, V8 heap used, event-loop lag p99 (prom-client resets its histogram at each
- * read, so each sample covers the interval since the previous one) and CPU.
+ * s; SOAK_SECONDS / 12 in shorter runs): resident memory, V8 heap used, event-loop lag p99 (the
+ * server resets its histogram at each read, so each sample covers the interval since the previous
+ * one) and CPU.
  *
- * Event-loop lag: Node's `monitorEventLoopDelay` (behind prom-client's `nodejs_eventloop_lag_*`)
- * records the whole sampling interval, not only the delay, so an idle process shows ~20 ms at
- * src/metrics.ts's 20 ms precision; the soak subtracts those 20 ms (`lag p99 ms` = reported − 20).
+ * Event-loop lag: the server's `tavern_event_loop_lag_*_seconds` (src/metrics-loop.ts), which leave out
+ * the sampling interval that Node's `monitorEventLoopDelay` counts in (prom-client's
+ * `nodejs_eventloop_lag_*` show ~20 ms on an idle process). The bots' own lag is measured the same
+ * way here: reported − 10 ms resolution.
  *
  * Verdict (printed, and in loadtest/results/soak-<timestamp>.json): samples of the first
  * SOAK_WARMUP_SEC (20 % of the run, 10–60 s) are left out and the rest split in thirds. The last
@@ -64,8 +66,6 @@ const mmIntervalMs = Math.floor(envNumber(env, 'SOAK_MATCHMAKER_INTERVAL_MS', 10
 const SLACK = { rssMb: 16, heapUsedMb: 8, lagP99Ms: 10 };
 /** How each metric's third is summed up (see the header). */
 const STATISTIC: Record<keyof typeof SLACK, 'median' | 'min'> = { rssMb: 'median', heapUsedMb: 'min', lagP99Ms: 'median' };
-/** src/metrics.ts's `eventLoopMonitoringPrecision`: included in every lag Node reports. */
-const LAG_RESOLUTION_MS = 20;
 
 const log = (msg: string) => process.stdout.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -236,7 +236,7 @@ async function main(): Promise<number> {
     }
     log(`all bots started in ${((performance.now() - t0) / 1000).toFixed(1)} s; soaking for ${seconds} s, a sample every ${sampleSec} s`);
 
-    // Sampling: the first read resets prom-client's lag histogram (it covers the whole boot).
+    // Sampling: the first read resets the server's lag histogram (it covers the whole boot).
     let lastCpu = metric(await scrape(url), 'process_cpu_seconds_total');
     let lastMsgs = botMessages(runs);
     let lastAt = performance.now();
@@ -260,8 +260,8 @@ async function main(): Promise<number> {
         rssMb: metric(text, 'process_resident_memory_bytes') / 2 ** 20,
         heapUsedMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
         heapTotalMb: metric(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
-        lagP99Ms: Math.max(0, metric(text, 'nodejs_eventloop_lag_p99_seconds') * 1000 - LAG_RESOLUTION_MS),
-        lagMeanMs: Math.max(0, metric(text, 'nodejs_eventloop_lag_mean_seconds') * 1000 - LAG_RESOLUTION_MS),
+        lagP99Ms: metric(text, 'tavern_event_loop_lag_p99_seconds') * 1000,
+        lagMeanMs: metric(text, 'tavern_event_loop_lag_mean_seconds') * 1000,
         cpuPct: ((cpu - lastCpu) / ((now - lastAt) / 1000)) * 100,
         handles: metric(text, 'nodejs_active_handles_total'),
         roomErrors: Number.isNaN(metric(text, 'tavern_room_errors_total')) ? 0 : metric(text, 'tavern_room_errors_total'),

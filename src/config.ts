@@ -174,6 +174,12 @@ export const SETTINGS = {
     default: 20,
     description: 'how long a dropped realtime client may take to reconnect and keep its seat (0: no reconnection)',
   }),
+  pingIntervalMs: setting({
+    env: 'TAVERN_PING_INTERVAL_MS',
+    schema: int(0, 600_000),
+    default: 15_000,
+    description: 'how often the server pings each realtime socket; one that misses 2 pings in a row is closed (Nakama: 15 s; 0: no pings)',
+  }),
   singleSocket: setting({
     env: 'TAVERN_SINGLE_SOCKET',
     schema: bool,

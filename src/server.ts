@@ -209,6 +209,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     await matchmakerStore.close();
     await orm.close(true);
     await embedded?.stop();
+    metrics.close();
     throw err;
   }
   if (config.dev) runtime.watch();
@@ -229,7 +230,13 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const http: HttpServer = createServer(app);
   // The frame limit sits well above the content limit, so oversized content reaches the room and
   // gets an `error` message instead of a silently closed socket.
-  const transport = new WebSocketTransport({ server: http, maxPayload: Math.max(64 * 1024, config.socketMessageLimitBytes * 16) });
+  const transport = new WebSocketTransport({
+    server: http,
+    maxPayload: Math.max(64 * 1024, config.socketMessageLimitBytes * 16),
+    // Nakama's ping period; a socket that misses two pings in a row is closed.
+    pingInterval: config.pingIntervalMs,
+    pingMaxRetries: 2,
+  });
   const game = new GameServer({
     transport,
     presence,
@@ -304,6 +311,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       await matchmakerStore.close();
       await orm.close(true);
       await embedded?.stop();
+      metrics.close();
       log.info('stopped');
     })());
 

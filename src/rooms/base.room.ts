@@ -44,6 +44,21 @@ export interface ShutdownMessage {
   grace_seconds: number;
 }
 
+/** A message handler of a per-class table: `room` is the room the message arrived at. */
+export interface TableHandler<R> {
+  schema: z.ZodType;
+  fn: (room: R, client: Client, message: never) => unknown;
+}
+export type MessageTable<R> = ReadonlyMap<string, TableHandler<R>>;
+
+/** One entry of a message table, typed by its schema. */
+export function tableHandler<R, S extends z.ZodType>(
+  schema: S,
+  fn: (room: R, client: Client, message: z.output<S>) => unknown,
+): TableHandler<R> {
+  return { schema, fn: fn as TableHandler<R>['fn'] };
+}
+
 /** The identity attached to every client (`client.auth`). */
 export type ClientAuth = Omit<VerifiedSession, 'token' | 'sessionId'> & {
   /**
@@ -172,24 +187,42 @@ export abstract class TavernRoom extends Room {
    * around it, and failures answer the sender with an `error` message.
    */
   protected handle<S extends z.ZodType>(type: string, schema: S, fn: (client: Client, message: z.output<S>) => unknown): void {
-    if (!this.catchAllInstalled) {
-      this.catchAllInstalled = true;
-      this.startFlowControl();
-      // Colyseus closes the socket on a message type nobody handles; Nakama answers an error instead.
-      this.onMessage('*', (client: Client, type: string | number) => {
-        if (!this.admit(client)) return;
-        const body: ErrorMessage = {
-          code: RealtimeCode.UNRECOGNIZED_PAYLOAD,
-          message: `Unrecognized message type: ${String(type).slice(0, 64)}`,
-          status: Code.INVALID_ARGUMENT,
-        };
-        client.send('error', body);
-      });
-    }
+    this.installCatchAll();
     this.onMessage(type, (client: Client, raw: unknown) => this.dispatch(type, schema, fn, client, raw));
   }
+
+  /**
+   * Handles the messages of a table built once per room class (`messageTable`), like `handle` but
+   * without a Colyseus listener and closures per message type in every room: one catch-all per
+   * room looks the type up. For rooms that exist by the thousand (a session room per online user).
+   */
+  protected handleTable(table: MessageTable<this>): void {
+    this.messageTable = table as MessageTable<TavernRoom>;
+    this.installCatchAll();
+  }
+
+  private installCatchAll(): void {
+    if (this.catchAllInstalled) return;
+    this.catchAllInstalled = true;
+    this.startFlowControl();
+    // Colyseus closes the socket on a message type nobody handles; Nakama answers an error instead.
+    this.onMessage('*', (client: Client, type: string | number, raw: unknown) => {
+      const entry = typeof type === 'string' ? this.messageTable?.get(type) : undefined;
+      if (entry) return this.dispatch(type as string, entry.schema, (c, m) => entry.fn(this, c, m as never), client, raw);
+      if (!this.admit(client)) return;
+      const body: ErrorMessage = {
+        code: RealtimeCode.UNRECOGNIZED_PAYLOAD,
+        message: `Unrecognized message type: ${String(type).slice(0, 64)}`,
+        status: Code.INVALID_ARGUMENT,
+      };
+      client.send('error', body);
+    });
+  }
+  private messageTable: MessageTable<TavernRoom> | undefined;
   private catchAllInstalled = false;
   private flowControl?: FlowControl;
+  /** How often the room looks for clients that do not read their messages. */
+  protected flowCheckIntervalMs = 1000;
 
   /** Checks every client's unsent data once a second; Colyseus's own message cap becomes a far backstop. */
   private startFlowControl(): void {
@@ -203,7 +236,7 @@ export abstract class TavernRoom extends Room {
           this.log.warn({ sessionId: client.sessionId }, 'disconnecting a client that does not read its messages');
           client.leave(CLOSE_SLOW_READER, 'Too much unsent data: the client is not reading.');
         }
-      }, 1000);
+      }, this.flowCheckIntervalMs);
     }
   }
 
