@@ -1,7 +1,7 @@
 /**
  * `tavern_event_loop_lag_*_seconds` (src/metrics-loop.ts) through GET /metrics of a real server:
  * an idle loop reports next to no lag (prom-client's own gauges report the 20 ms sampling
- * interval), a 60 ms synchronous block in the server's process shows in max, and each scrape
+ * interval), a 200 ms synchronous block in the server's process shows in max, and each scrape
  * starts a new histogram.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { EVENT_LOOP_RESOLUTION_MS } from '../src/metrics-loop.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const STATS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+const BLOCK_MS = 200;
 
 let s: TestServer;
 before(async () => {
@@ -52,18 +53,19 @@ test('an idle loop reports next to no lag, where prom-client reports the samplin
   assert.ok(theirs !== undefined && theirs >= (EVENT_LOOP_RESOLUTION_MS * 0.9) / 1000, `prom-client idle p50 ${theirs}`);
 });
 
-test('a 60 ms synchronous block shows in max, and the next scrape starts afresh', async () => {
+test('a 200 ms synchronous block shows in max, and the next scrape starts afresh', async () => {
   await scrape();
   await sleep(100);
-  const end = performance.now() + 60;
+  const end = performance.now() + BLOCK_MS;
   while (performance.now() < end); // the server runs in this process: its loop is blocked too
   await sleep(100); // the sampler's next tick records the delay
   const blocked = lag(await scrape());
-  // The sampler's timer fell due somewhere in the block: it ran 40-60 ms late (60 ms less up to one resolution).
-  assert.ok(blocked.max >= (60 - EVENT_LOOP_RESOLUTION_MS - 5) / 1000, `max after a 60 ms block: ${blocked.max * 1000} ms`);
-  assert.ok(blocked.max < 1, `max after a 60 ms block: ${blocked.max * 1000} ms`);
+  // The sampler's timer fell due somewhere in the block: it ran up to one resolution less than the block late.
+  assert.ok(blocked.max >= (BLOCK_MS - EVENT_LOOP_RESOLUTION_MS - 5) / 1000, `max after a ${BLOCK_MS} ms block: ${blocked.max * 1000} ms`);
+  assert.ok(blocked.max < 2, `max after a ${BLOCK_MS} ms block: ${blocked.max * 1000} ms`);
   assert.ok(blocked.p50 < 0.01, `p50 after one block among many idle samples: ${blocked.p50 * 1000} ms`);
 
+  // A long block, so that a busy test machine's own hiccups stay below it.
   await sleep(500);
   const next = lag(await scrape());
   assert.ok(next.max < blocked.max, `max once the block belongs to an earlier scrape: ${next.max * 1000} ms`);
