@@ -10,8 +10,9 @@
 // TAVERN_PORT = base + i (base: TAVERN_PORT, default 7350) and, when TAVERN_PUBLIC_HOST is set,
 // TAVERN_PUBLIC_ADDRESS = `<TAVERN_PUBLIC_HOST>/<port>`, the path that deploy/nginx.conf routes to it.
 //
-// Settings read here (from the shell that runs pm2; every other TAVERN_* variable, DATABASE_URL
-// and NODE_ENV pass through to the processes unchanged):
+// Settings read here (from the shell that runs pm2; the rest of its environment, DATABASE_URL,
+// REDIS_URL and every other TAVERN_* variable included, passes through to the processes
+// unchanged, and NODE_ENV defaults to production):
 //   TAVERN_INSTANCES     processes to run (default: one per core; 1 without DATABASE_URL)
 //   TAVERN_PORT          first port (default 7350)
 //   TAVERN_PUBLIC_HOST   host (and port) clients reach nginx on, e.g. game.example.com

@@ -54,7 +54,13 @@ export class Stats {
     this.count('errors');
     this.count(`errors.${kind}`);
     if (this.errorSamples.length < 20) {
-      const text = detail instanceof Error ? detail.message : typeof detail === 'string' ? detail : JSON.stringify(detail);
+      // The SDK rejects a room socket that closes before joining with an empty message: name the error then.
+      const text =
+        detail instanceof Error
+          ? detail.message || `${detail.name} (no message)`
+          : typeof detail === 'string'
+            ? detail
+            : JSON.stringify(detail);
       this.errorSamples.push(`${kind}: ${text}`.slice(0, 300));
     }
   }
