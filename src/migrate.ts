@@ -13,7 +13,7 @@ const orm = await openOrm({
   logger: log,
 });
 try {
-  const applied = await migrate(orm);
+  const applied = await migrate(orm, config.databaseUrl);
   log.info({ applied }, applied.length > 0 ? 'migrations applied' : 'database is up to date');
 } finally {
   await orm.close(true);

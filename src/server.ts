@@ -98,7 +98,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     poolSize: embedded ? 1 : config.dbPoolSize,
     logger: log,
   });
-  const applied = await migrate(orm);
+  const applied = await migrate(orm, config.databaseUrl);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const em = () => orm.em.fork() as unknown as Em;
 
@@ -277,7 +277,15 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
     }),
   );
 
-  await game.listen(config.port, config.host);
+  // Colyseus waits for 'listening' only: a port in use would leave startup hanging, still
+  // registered in the fleet. Fail instead (the process exits and its supervisor says why).
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    game.listen(config.port, config.host).then(() => {
+      http.off('error', reject);
+      resolve();
+    }, reject);
+  });
   // Colyseus puts its own request listener in front of Express; it builds a WHATWG Headers object
   // and tests its router on every request (8% of a device login's CPU). Only its own paths need it.
   const [colyseusListener] = http.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];

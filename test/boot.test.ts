@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -166,4 +167,33 @@ test('a second npm start on the same data directory still knows the device', asy
   assert.ok(!logLines(b.out()).some((l) => l.msg === 'migrations applied'), 'migrations applied again on restart');
   const { code } = await stop(b);
   assert.equal(code, 0);
+});
+
+test('npm start on a port already taken exits with code 1 and says why, instead of hanging', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, resolve));
+  const port = (blocker.address() as AddressInfo).port;
+  const ownDir = mkdtempSync(path.join(tmpdir(), 'tavern-boot-port-'));
+  try {
+    const env = { ...childEnv(port), TAVERN_DATA_DIR: ownDir };
+    const child = spawn('npm', ['start'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), BOOT_TIMEOUT_MS).unref());
+    const code = await Promise.race([exited, timeout]);
+    running.delete(child);
+    if (code === 'timeout') {
+      process.kill(-child.pid!, 'SIGKILL');
+      assert.fail(`npm start on a taken port was still running after ${BOOT_TIMEOUT_MS / 1000} s:\n${out}`);
+    }
+    assert.equal(code, 1);
+    const fatal = logLines(out).find((l) => l.msg === 'startup failed');
+    assert.ok(fatal, `a 'startup failed' log line:\n${out}`);
+    assert.match(JSON.stringify(fatal.err), /EADDRINUSE/);
+  } finally {
+    blocker.close();
+    rmSync(ownDir, { recursive: true, force: true });
+  }
 });

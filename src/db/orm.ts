@@ -1,6 +1,7 @@
 /** Opens the ORM on PostgreSQL (or the embedded database) and applies the committed migrations. */
 import { MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { entities, migrations } from '../entities/index.js';
 
@@ -34,8 +35,23 @@ export async function openOrm({ url, connection, poolSize, logger }: OrmOptions)
   });
 }
 
-/** Applies every pending migration; returns the names applied. */
-export async function migrate(orm: Orm): Promise<string[]> {
-  const applied = await orm.migrator.up();
-  return applied.map((m) => m.name);
+/** Key of the advisory lock processes take turns on to migrate one database ("tavern" in ASCII). */
+const MIGRATION_LOCK = 0x74_61_76_65_72_6e;
+
+/**
+ * Applies every pending migration; returns the names applied. On PostgreSQL (`url`), processes
+ * started together on one database take turns under an advisory lock: without it, two processes
+ * migrating an empty database both create the same tables and one dies on a duplicate key. The
+ * lock is a session lock on a connection of its own, released when it ends.
+ */
+export async function migrate(orm: Orm, url?: string): Promise<string[]> {
+  if (!url) return (await orm.migrator.up()).map((m) => m.name);
+  const lock = new pg.Client({ connectionString: url });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    return (await orm.migrator.up()).map((m) => m.name);
+  } finally {
+    await lock.end();
+  }
 }
