@@ -7,7 +7,8 @@
  * BENCH_SCENARIOS picks scenarios, comma-separated (default
  * `auth,leaderboard,storage,relay,driver,fleet,fleet-chat,matchmaker,idle`), run in this order:
  * - leaderboard (loadtest/leaderboard.ts): around-owner latency on a board of BENCH_LB_RECORDS
- *   (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000) queries each; also
+ *   (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000) queries each
+ *   (BENCH_LB_BASELINE_SAMPLES (200) of the slow SQL baseline); also
  *   with the rank cache in Redis (BENCH_LB_REDIS=0 skips it, BENCH_REDIS_URL uses an existing Redis
  *   instead of a throwaway redis-server).
  * - relay (loadtest/relay.ts, clients in loadtest/relay-run.ts): round trip of relayed match data
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
       suffix,
       records: num('BENCH_LB_RECORDS', 1_000_000),
       samples: num('BENCH_LB_SAMPLES', 2000),
+      baselineSamples: num('BENCH_LB_BASELINE_SAMPLES', 200),
       redis: env.BENCH_LB_REDIS !== '0',
       redisUrl: env.BENCH_REDIS_URL || undefined,
       log,
