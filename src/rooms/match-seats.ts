@@ -6,6 +6,7 @@ import { matchMaker } from '@colyseus/core';
 import { Code } from '../errors.js';
 import { RealtimeCode, RealtimeError, type ClientAuth } from './base.room.js';
 import { isGameRoomName } from './game.room.js';
+import { TavernRedisDriver } from './redis.driver.js';
 
 /** The name the match room is defined under. */
 export const MATCH_ROOM = 'match';
@@ -53,6 +54,9 @@ export async function reserveTokenSeat(
   for (let attempt = 1; ; attempt++) {
     try {
       if (!(await matchMaker.getRoomById(matchId))) await matchMaker.createRoom(MATCH_ROOM, { [MATCHMAKER_MATCH]: matchId });
+      // Listed by another process a moment ago, it may not listen for seat requests yet: one sent
+      // now would be lost and time out after 2 s (measured: bots' time to seat p99 ~2.07 s).
+      else if (matchMaker.driver instanceof TavernRedisDriver) await matchMaker.driver.untilReachable(matchId);
       return await reserveMatchSeat(matchId, auth, metadata);
     } catch (err) {
       if (attempt >= TOKEN_SEAT_ATTEMPTS) {

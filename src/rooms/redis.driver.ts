@@ -210,6 +210,11 @@ export class TavernRedisDriver implements MatchMakerDriver {
     return false;
   }
 
+  /** Resolves once the room's process listens for calls to the room (at most `timeoutMs`). */
+  untilReachable(roomId: string, timeoutMs = 2000): Promise<void> {
+    return this.untilListening(`$${roomId}`, timeoutMs);
+  }
+
   private async untilListening(channel: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
