@@ -283,7 +283,7 @@ async function main(): Promise<void> {
         databaseUrl: await database('bench_idle'),
         sessions: num('BENCH_IDLE_SESSIONS', 5000),
         cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
-        cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+        cpuSec: num('BENCH_IDLE_CPU_SEC', 20),
         settleSec: num('BENCH_IDLE_SETTLE', 5),
         accounts: num('BENCH_IDLE_ACCOUNTS', 500),
         redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,

@@ -9,7 +9,7 @@
  *   bytes per connection = (after − before) / connections, and Tavern's against the baseline's.
  * - CPU: with `cpuSessions` (BENCH_IDLE_CPU_SESSIONS, 10000) connections — or the most this
  *   process's file descriptor limit allows, said in the table — the server child's CPU over
- *   `cpuSec` (30 s) of idleness, from /proc/<pid>/stat, in % of one core.
+ *   `cpuSec` (BENCH_IDLE_CPU_SEC, 20 s) of idleness, from /proc/<pid>/stat, in % of one core.
  *
  * Tavern's clients (loadtest/idle-clients.ts) are `@colyseus/sdk` clients in this process, each
  * `create('session')` with its own session token (a session holds one session room): `accounts`
@@ -354,7 +354,7 @@ async function main(): Promise<void> {
       databaseUrl: await createDatabase(cluster.url(), 'bench_idle'),
       sessions: num('BENCH_IDLE_SESSIONS', 5000),
       cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
-      cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+      cpuSec: num('BENCH_IDLE_CPU_SEC', 20),
       settleSec: num('BENCH_IDLE_SETTLE', 5),
       accounts: num('BENCH_IDLE_ACCOUNTS', 500),
       redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
