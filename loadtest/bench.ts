@@ -13,7 +13,7 @@
  *   instead of a throwaway redis-server).
  * - relay (loadtest/relay.ts, clients in loadtest/relay-run.ts): round trip of relayed match data
  *   through Tavern's `match` room against a bare Colyseus relay room
- *   (loadtest/relay-baseline-server.ts), with BENCH_RELAY_CLIENTS (`500,1000`) SDK clients in rooms
+ *   (loadtest/relay-baseline-server.ts), with BENCH_RELAY_CLIENTS (`250,500,1000`) SDK clients in rooms
  *   of BENCH_RELAY_GROUP (10), each sending BENCH_RELAY_RATE (10) messages per second of
  *   BENCH_RELAY_PAYLOAD (48) bytes; then the state sync cost of BENCH_SYNC_ENTITIES (100) moving
  *   entities over BENCH_SYNC_TICKS (2000) ticks, schema patches against JSON (loadtest/state-sync.ts).
@@ -27,7 +27,7 @@
  * - driver (loadtest/driver.ts, server loadtest/driver-server.ts): join latency with
  *   BENCH_DRIVER_SESSIONS (10,000) session room listings in the shared Redis registry (and with 0),
  *   Tavern's Redis driver against the stock @colyseus/redis-driver, a Tavern child process per row:
- *   BENCH_DRIVER_JOINS (2000) chat joins and session joins and BENCH_DRIVER_LISTS (500) match
+ *   BENCH_DRIVER_JOINS (1000) chat joins and session joins and BENCH_DRIVER_LISTS (500) match
  *   listings per row, BENCH_DRIVER_CONCURRENCY (16) in flight, chat channels of
  *   BENCH_DRIVER_CHANNEL_SIZE (4) members, interleaved over the rows in BENCH_DRIVER_ROUNDS (4) rounds.
  * - fleet (loadtest/fleet.ts): relay throughput of one Tavern process and of two on Redis,
@@ -59,6 +59,7 @@
 import path from 'node:path';
 import { createDatabase, startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { apiBench } from './api.js';
+import { latencyChart, seriesOf } from './chart.js';
 import { driverBench } from './driver.js';
 import { fleetBench } from './fleet.js';
 import { fleetChatBench } from './fleet-chat.js';
@@ -110,7 +111,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 /** Prints a scenario's tables, a loud warning for its problems (exit code 1), and its results file. */
+/** Results files of this run with latency by client count (relay, fleet): the chart's input. */
+const chartFiles: string[] = [];
+
 function output(result: { table: string; file: string; problems: string[] }): void {
+  if (/\/(relay|fleet)-\d{4}-[^/]*\.json$/.test(result.file)) chartFiles.push(result.file);
   process.stdout.write(`\n${result.table}\n`);
   if (result.problems.length > 0) {
     const bar = '!'.repeat(78);
@@ -173,7 +178,7 @@ async function main(): Promise<void> {
     if (pin) pinProcess(process.pid, cpus.loadgen);
     const relay = await relayBench({
       databaseUrl: relayUrl,
-      clientCounts: (env.BENCH_RELAY_CLIENTS || '500,1000').split(',').map((x) => {
+      clientCounts: (env.BENCH_RELAY_CLIENTS || '250,500,1000').split(',').map((x) => {
         const n = Number(x.trim());
         if (!Number.isInteger(n) || n < 2) throw new Error('BENCH_RELAY_CLIENTS must be a list of integers ≥ 2');
         return n;
@@ -213,7 +218,7 @@ async function main(): Promise<void> {
       await driverBench({
         databaseUrl: await database('bench_driver'),
         pgDataDir: cluster ? path.join(cluster.dir, 'data') : undefined,
-        joins: num('BENCH_DRIVER_JOINS', 2000),
+        joins: num('BENCH_DRIVER_JOINS', 1000),
         lists: num('BENCH_DRIVER_LISTS', 500),
         concurrency: num('BENCH_DRIVER_CONCURRENCY', 16),
         rounds: num('BENCH_DRIVER_ROUNDS', 4),
@@ -293,6 +298,15 @@ async function main(): Promise<void> {
         log,
       }),
     );
+  }
+  if (chartFiles.length > 0) {
+    const svg = path.join(path.dirname(chartFiles[0]!), 'latency.svg');
+    latencyChart(
+      chartFiles.flatMap((f) => seriesOf(f)),
+      svg,
+      'Relayed match data: round-trip latency by number of clients',
+    );
+    process.stdout.write(`\nChart (latency by clients, relay and fleet): ${svg}\n`);
   }
   process.stdout.write(`\nTotal time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }

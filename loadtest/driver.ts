@@ -11,7 +11,7 @@
  * driver (initializeRoomCache + insert/persist, the way Colyseus records a room; listings of its own
  * live process, not real sessions: 10,000 WebSockets would measure the load generator). Then, with
  * `@colyseus/sdk` clients of device-authenticated users, BENCH_DRIVER_CONCURRENCY (16) at a time:
- * - chat join: BENCH_DRIVER_JOINS (2000) `create('chat', { type: 1, target })` in channels of
+ * - chat join: BENCH_DRIVER_JOINS (1000) `create('chat', { type: 1, target })` in channels of
  *   BENCH_DRIVER_CHANNEL_SIZE (4): each chunk (below) of L joins has ⌈L / 4⌉ channels of its own,
  *   join x of the chunk going to channel x mod that count — the first pass creates the rooms, the
  *   others find them (with insert-if-absent, the loser of a create race joins the winner's room).
