@@ -3,8 +3,9 @@
  * y = latency in ms on a log scale (relay latencies span 1 ms to seconds), one colour per scenario,
  * p50 solid with round markers, p99 dashed with square markers, and a legend.
  *
- * `npm run bench` writes it at the end of a run with relay or fleet results. CLI: `npx tsx loadtest/chart.ts [results.json …]` reads relay (`loadtest/results/relay-*.json`)
- * and fleet (`fleet-*.json`) results — by default the newest of each — and writes
+ * `npm run bench` writes it at the end of a run with relay or fleet results. CLI:
+ * `npx tsx loadtest/chart.ts [results.json …]` reads relay (`loadtest/results/relay-*.json`) and
+ * fleet (`fleet-*.json`) results — by default the newest of each — and writes
  * `loadtest/results/latency.svg`.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
