@@ -56,10 +56,12 @@
  * BENCH_CPUS_SERVER2, default the other core) and leave the load generator, Redis and PostgreSQL
  * unpinned: on a 2-core machine they share the servers' cores, which the output says.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { createDatabase, startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { apiBench } from './api.js';
 import { latencyChart, seriesOf } from './chart.js';
+import { captureStdout, writeRunReport } from './report.js';
 import { driverBench } from './driver.js';
 import { fleetBench } from './fleet.js';
 import { fleetChatBench } from './fleet-chat.js';
@@ -129,6 +131,8 @@ function output(result: { table: string; file: string; problems: string[] }): vo
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const captured = captureStdout();
+  const loadAtStart = os.loadavg()[0]!;
   const cores = machine().cores;
   const pin = env.BENCH_PIN !== '0' && cores >= 2 && hasTaskset();
   const cpus = { loadgen: env.BENCH_CPUS_LOADGEN || '0', server: env.BENCH_CPUS_SERVER || '1', postgres: env.BENCH_CPUS_POSTGRES || '' };
@@ -308,7 +312,21 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`\nChart (latency by clients, relay and fleet): ${svg}\n`);
   }
-  process.stdout.write(`\nTotal time: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  const totalSec = (Date.now() - started) / 1000;
+  process.stdout.write(`\nTotal time: ${totalSec.toFixed(0)} s\n`);
+  captured.stop();
+  const m = machine();
+  const report = writeRunReport({
+    machine: [
+      `${m.cpu}, ${m.cores} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB of memory`,
+      `${m.os}; Node ${m.node}; ${pin ? `taskset pinning (load generator CPU ${cpus.loadgen}, single servers CPU ${cpus.server})` : 'no pinning'}`,
+      `load average (1 min) ${loadAtStart.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end`,
+    ],
+    settings: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BENCH_')) as [string, string][]),
+    body: captured.text(),
+    totalSec,
+  });
+  process.stdout.write(`Report: ${report}\n`);
 }
 
 /** CPUs for two fleet processes: the first on the last core (where single servers go), the second on core 0. */

@@ -153,3 +153,50 @@ export function busyWarning(runs: [label: string, otherPct: number | undefined][
     busy.map(([label, pct]) => `  - ${label}: other processes used ${Math.round(pct ?? 0)} % of a core`).join('\n')
   );
 }
+
+/**
+ * Everything a bench run prints on stdout, kept to be written as one Markdown report of the run
+ * (`loadtest/results/bench-<time>.md`) beside the scenarios' JSON files.
+ */
+export function captureStdout(): { text(): string; stop(): void } {
+  const chunks: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  return {
+    text: () => chunks.join(''),
+    stop: () => void (process.stdout.write = original),
+  };
+}
+
+/** Writes the Markdown report of a whole bench run; returns its path. */
+export function writeRunReport(opts: { machine: string[]; settings: Record<string, string>; body: string; totalSec: number }): string {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d{3}Z$/, 'Z');
+  const file = path.join(root, 'loadtest', 'results', `bench-${stamp}.md`);
+  const settings = Object.entries(opts.settings);
+  const text = [
+    `# \`npm run bench\`, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    '## Machine',
+    '',
+    ...opts.machine.map((m) => `- ${m}`),
+    '',
+    '## Settings',
+    '',
+    settings.length > 0 ? settings.map(([k, v]) => `- \`${k}=${v}\``).join('\n') : '- defaults (no BENCH_* variables set)',
+    '',
+    `## Output (total time ${opts.totalSec.toFixed(0)} s)`,
+    '',
+    // Paths of this machine's checkout say nothing to a reader: keep them relative to the project.
+    opts.body.replaceAll(`${root}/`, '').trim(),
+    '',
+  ].join('\n');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  return file;
+}
