@@ -30,9 +30,13 @@
  *   BENCH_DRIVER_JOINS (1000) chat joins and session joins and BENCH_DRIVER_LISTS (500) match
  *   listings per row, BENCH_DRIVER_CONCURRENCY (16) in flight, chat channels of
  *   BENCH_DRIVER_CHANNEL_SIZE (4) members, interleaved over the rows in BENCH_DRIVER_ROUNDS (4) rounds.
- * - fleet (loadtest/fleet.ts): relay throughput of one Tavern process and of two on Redis,
- *   BENCH_FLEET_CLIENTS (1000) clients in rooms of BENCH_RELAY_GROUP (10) at BENCH_FLEET_RATE (10)
- *   messages per second, BENCH_RELAY_PAYLOAD bytes, best of BENCH_FLEET_ROUNDS (2) alternating runs.
+ * - fleet (loadtest/fleet.ts, load workers loadtest/fleet-workers.ts): relay throughput of one
+ *   Tavern process and of two on Redis, BENCH_FLEET_CLIENTS (1000) clients in rooms of
+ *   BENCH_RELAY_GROUP (10) at BENCH_FLEET_RATE (30) messages per second (enough to saturate both
+ *   configurations on 2 cores), BENCH_RELAY_PAYLOAD bytes, best of BENCH_FLEET_ROUNDS (2) alternating
+ *   runs. The clients live in BENCH_FLEET_WORKERS (2 per core, at most 4) child processes; most
+ *   count frames without decoding them, one in every BENCH_FLEET_SAMPLE_EVERY-th (10th) room decodes
+ *   and checks everything; a room keeps at most BENCH_FLEET_WINDOW (2 × group) messages in flight.
  * - matchmaker (loadtest/matchmaker.ts): one processing pass over pools of BENCH_MM_SIZES
  *   (`10000,100000`) realistic tickets against a sort-and-bucket baseline, BENCH_MM_REPEATS (3) runs.
  * - idle (loadtest/idle.ts, baseline loadtest/idle-ws-baseline.ts): memory per idle session at
@@ -247,18 +251,22 @@ async function main(): Promise<void> {
         `PostgreSQL are unpinned and SHARE THE SAME ${cores} CORES with them`
       : `load generator, Tavern processes, Redis and PostgreSQL share all ${cores} cores (no pinning)`;
     if (scenarios.has('fleet')) {
+      const fleetLayout = pin
+        ? `Tavern processes pinned to CPUs ${serverCpus!.join(' and ')} (one each); the load workers (child processes), Redis and ` +
+          `PostgreSQL are unpinned and SHARE THE SAME ${cores} CORES with them`
+        : layout;
       output(
         await fleetBench({
           databaseUrl: await database('bench_fleet'),
           clients: num('BENCH_FLEET_CLIENTS', 1000),
           rounds: num('BENCH_FLEET_ROUNDS', 2),
           groupSize: num('BENCH_RELAY_GROUP', 10),
-          rate: num('BENCH_FLEET_RATE', 10),
+          rate: num('BENCH_FLEET_RATE', 30),
           payloadBytes: num('BENCH_RELAY_PAYLOAD', 48),
           warmupSec: settings.warmupSec,
           durationSec: settings.durationSec,
           cpus: serverCpus,
-          layout,
+          layout: fleetLayout,
           log,
         }),
       );
