@@ -13,7 +13,7 @@
  *   instead of a throwaway redis-server).
  * - relay (loadtest/relay.ts, clients in loadtest/relay-run.ts): round trip of relayed match data
  *   through Tavern's `match` room against a bare Colyseus relay room
- *   (loadtest/relay-baseline-server.ts), with BENCH_RELAY_CLIENTS (`250,500,1000`) SDK clients in rooms
+ *   (loadtest/relay-baseline-server.ts), with BENCH_RELAY_CLIENTS (`250,500,750`) SDK clients in rooms
  *   of BENCH_RELAY_GROUP (10), each sending BENCH_RELAY_RATE (10) messages per second of
  *   BENCH_RELAY_PAYLOAD (48) bytes; then the state sync cost of BENCH_SYNC_ENTITIES (100) moving
  *   entities over BENCH_SYNC_TICKS (2000) ticks, schema patches against JSON (loadtest/state-sync.ts).
@@ -48,7 +48,7 @@
  *   BENCH_CHAT_WINDOW (8) awaiting their ack per sender, server messages through RPCs of
  *   BENCH_CHAT_RPC_BATCH (10) messages, BENCH_CHAT_RPC_CONCURRENCY (16) in flight.
  *
- * Common env: BENCH_DURATION (s, 10) and BENCH_WARMUP (s, 2) per measured run (auth, storage, relay,
+ * Common env: BENCH_DURATION (s, 8) and BENCH_WARMUP (s, 2) per measured run (auth, storage, relay,
  * fleet, fleet-chat); BENCH_DATABASE_URL, an admin URL of a PostgreSQL server where the scenarios'
  * databases are created and dropped (default: a throwaway cluster, fsync off). Redis is always a
  * throwaway redis-server (one per process in the driver scenario, one per fleet otherwise).
@@ -82,7 +82,7 @@ const num = (name: string, dflt: number) => {
   return v;
 };
 const settings = {
-  durationSec: num('BENCH_DURATION', 10),
+  durationSec: num('BENCH_DURATION', 8),
   warmupSec: num('BENCH_WARMUP', 2),
   connections: num('BENCH_CONNECTIONS', 32),
   existingDevices: num('BENCH_EXISTING', 2000),
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     if (pin) pinProcess(process.pid, cpus.loadgen);
     const relay = await relayBench({
       databaseUrl: relayUrl,
-      clientCounts: (env.BENCH_RELAY_CLIENTS || '250,500,1000').split(',').map((x) => {
+      clientCounts: (env.BENCH_RELAY_CLIENTS || '250,500,750').split(',').map((x) => {
         const n = Number(x.trim());
         if (!Number.isInteger(n) || n < 2) throw new Error('BENCH_RELAY_CLIENTS must be a list of integers ≥ 2');
         return n;

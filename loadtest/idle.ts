@@ -214,26 +214,36 @@ export async function idleBench(
   try {
     const tavernPort = await freePort();
     log(`idle: starting Tavern (${opts.redisUrl ? 'Redis presence' : 'local presence'})`);
-    const server = await startChildServer({
-      name: 'Tavern',
-      script: 'src/main.ts',
-      port: tavernPort,
-      cpus: opts.cpus,
-      env: {
-        TAVERN_PORT: String(tavernPort),
-        DATABASE_URL: opts.databaseUrl,
-        ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
-        TAVERN_RATE_LIMIT_REQUESTS: '0',
-        TAVERN_SINGLE_SOCKET: 'false',
-        TAVERN_PING_INTERVAL_MS: String(opts.pingMs),
-        TAVERN_LOG_LEVEL: 'warn',
-        TAVERN_LOG_FORMAT: 'json',
-        TAVERN_SHUTDOWN_GRACE_SEC: '2',
-        TAVERN_TOKEN_EXPIRY_SEC: '86400',
-        NODE_ENV: 'development',
-        NODE_OPTIONS: GC_ON_SIGUSR2,
-      },
-    });
+    const startTavern = () =>
+      startChildServer({
+        name: 'Tavern',
+        script: 'src/main.ts',
+        port: tavernPort,
+        cpus: opts.cpus,
+        env: {
+          TAVERN_PORT: String(tavernPort),
+          DATABASE_URL: opts.databaseUrl,
+          ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+          TAVERN_RATE_LIMIT_REQUESTS: '0',
+          TAVERN_SINGLE_SOCKET: 'false',
+          TAVERN_PING_INTERVAL_MS: String(opts.pingMs),
+          TAVERN_LOG_LEVEL: 'warn',
+          TAVERN_LOG_FORMAT: 'json',
+          TAVERN_SHUTDOWN_GRACE_SEC: '2',
+          TAVERN_TOKEN_EXPIRY_SEC: '86400',
+          NODE_ENV: 'development',
+          NODE_OPTIONS: GC_ON_SIGUSR2,
+        },
+      });
+    // Sessions are authenticated against a first Tavern process, then it is replaced by a fresh one
+    // on the same database (the tokens stay valid): thousands of logins grow a process's heap, and
+    // pages a collection frees stay resident, so connections measured afterwards would reuse them and
+    // look cheaper than they are.
+    const issuer = await startTavern();
+    cleanups.push(() => issuer.stop());
+    const tokens = await sessionTokens(issuer.url, cpuSessions, opts.accounts, log);
+    await issuer.stop();
+    const server = await startTavern();
     cleanups.push(() => server.stop());
     const wsPort = await freePort();
     log('idle: starting the ws baseline');
@@ -246,7 +256,6 @@ export async function idleBench(
     });
     cleanups.push(() => ws.stop());
 
-    const tokens = await sessionTokens(server.url, cpuSessions, opts.accounts, log);
     tavern = await measure('tavern', server, tavernFleet(server.url, tokens), () => tavernHeap(server.url), opts, cpuSessions);
     baseline = await measure('ws', ws, wsFleet(ws.url), () => wsHeap(ws.url), opts, cpuSessions);
   } finally {

@@ -3,7 +3,7 @@
  * room against a bare Colyseus relay room (loadtest/relay-baseline-server.ts), in the same run, with
  * the same `@colyseus/sdk` clients in this process.
  *
- * For each client count N (BENCH_RELAY_CLIENTS, default `250,500,1000`) and each server in turn: N
+ * For each client count N (BENCH_RELAY_CLIENTS, default `250,500,750`) and each server in turn: N
  * clients in rooms of BENCH_RELAY_GROUP (10) — the first of a group `create`s the room, the others
  * `joinById` — each sending `match_data_send` {op_code, data} at BENCH_RELAY_RATE (10) per second,
  * the sends spread evenly over the period. `data` is the base64 of the send time
