@@ -267,13 +267,16 @@ export async function relayRun(
 }
 
 /** Problems of a run that void its numbers: lost messages, errors, dropped clients, a saturated sender. */
+/** Below this share of the offered send rate, a run's load generator fell behind: its numbers are void. */
+export const SENT_FLOOR = 0.95;
+
 export function relayProblems(label: string, r: RelayRun, rate: number): string[] {
   const out: string[] = [];
   const lost = r.expected - r.delivered;
   if (lost !== 0 || r.errors > 0 || r.droppedClients > 0)
     out.push(`${label}: ${lost} messages lost of ${r.expected}, ${r.errors} errors, ${r.droppedClients} clients dropped`);
   const offered = r.clients * rate;
-  if (r.sentPerSec < offered * 0.95)
+  if (r.sentPerSec < offered * SENT_FLOOR)
     out.push(`${label}: sent ${fmt(r.sentPerSec)}/s, below the offered ${fmt(offered)}/s (load generator saturated?)`);
   return out;
 }

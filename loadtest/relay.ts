@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../test/support/ports.js';
 import { writeResults } from './report.js';
-import { deviceTokens, relayProblems, relayRun, type RelayRun, type RelayRunOptions } from './relay-run.js';
+import { deviceTokens, relayProblems, relayRun, SENT_FLOOR, type RelayRun, type RelayRunOptions } from './relay-run.js';
 import { stateSyncBench, stateSyncMarkdown } from './state-sync.js';
 import { fmt, machine, startChildServer } from './support.js';
 
@@ -41,6 +41,8 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
   const { log } = opts;
   const cleanups: (() => Promise<void>)[] = [];
   const runs: RelayRun[] = [];
+  /** Runs repeated because the load generator fell behind (`target/clients`). */
+  const repeated: string[] = [];
   const samples: Record<string, unknown> = {};
   try {
     const tavernPort = await freePort();
@@ -81,14 +83,24 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
     for (const n of opts.clientCounts) {
       for (const target of ['tavern', 'baseline'] as const) {
         const server = target === 'tavern' ? tavern : baseline;
-        const run = await relayRun(
-          { ...opts, scenario: 'relay' },
-          target,
-          target === 'tavern' ? 'match' : 'relay',
-          [server],
-          n,
-          target === 'tavern' ? tokens : undefined,
-        );
+        const once = () =>
+          relayRun(
+            { ...opts, scenario: 'relay' },
+            target,
+            target === 'tavern' ? 'match' : 'relay',
+            [server],
+            n,
+            target === 'tavern' ? tokens : undefined,
+          );
+        let run = await once();
+        // A load generator that fell behind the offered rate (other work on a shared machine) runs
+        // once more; the run that sent more counts, and the table says so.
+        if (run.summary.sentPerSec < n * opts.rate * SENT_FLOOR) {
+          log(`relay / ${target} / ${n} clients: the load generator fell behind the offered rate, running again`);
+          const again = await once();
+          repeated.push(`${target}/${n}`);
+          if (again.summary.sentPerSec > run.summary.sentPerSec) run = again;
+        }
         runs.push(run.summary);
         samples[`${target}/${n}`] = run.sample;
       }
@@ -101,7 +113,11 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
   log(`relay: state sync, ${opts.syncEntities} entities, ${opts.syncTicks} ticks`);
   const sync = stateSyncBench({ entities: opts.syncEntities, hz: 20, ticks: opts.syncTicks });
   const info = machine();
-  const table = `${relayMarkdown(runs, opts, info)}\n\n${stateSyncMarkdown(sync)}`;
+  const note =
+    repeated.length > 0
+      ? `\nRun twice because the load generator fell behind the offered rate the first time (the better run counts): ${repeated.join(', ')}.`
+      : '';
+  const table = `${relayMarkdown(runs, opts, info)}${note}\n\n${stateSyncMarkdown(sync)}`;
   const file = writeResults('relay', {
     benchmark: 'Relayed match data round trip',
     date: new Date().toISOString(),
@@ -118,6 +134,7 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
     runs,
     stateSync: sync,
     problems,
+    repeated,
     sampleMessages: samples,
   });
   return { table, file, problems };
