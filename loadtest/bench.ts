@@ -8,7 +8,7 @@
  * `auth,leaderboard,storage,relay,driver,fleet,fleet-chat,matchmaker,idle`), run in this order:
  * - leaderboard (loadtest/leaderboard.ts): around-owner latency on a board of BENCH_LB_RECORDS
  *   (1,000,000) records, rank cache against SQL COUNT(*), BENCH_LB_SAMPLES (2000) queries each
- *   (BENCH_LB_BASELINE_SAMPLES (200) of the slow SQL baseline); also
+ *   (BENCH_LB_BASELINE_SAMPLES (100) of the slow SQL baseline); also
  *   with the rank cache in Redis (BENCH_LB_REDIS=0 skips it, BENCH_REDIS_URL uses an existing Redis
  *   instead of a throwaway redis-server).
  * - relay (loadtest/relay.ts, clients in loadtest/relay-run.ts): round trip of relayed match data
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
       suffix,
       records: num('BENCH_LB_RECORDS', 1_000_000),
       samples: num('BENCH_LB_SAMPLES', 2000),
-      baselineSamples: num('BENCH_LB_BASELINE_SAMPLES', 200),
+      baselineSamples: num('BENCH_LB_BASELINE_SAMPLES', 100),
       redis: env.BENCH_LB_REDIS !== '0',
       redisUrl: env.BENCH_REDIS_URL || undefined,
       log,
@@ -300,8 +300,8 @@ async function main(): Promise<void> {
         databaseUrl: await database('bench_idle'),
         sessions: num('BENCH_IDLE_SESSIONS', 5000),
         cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
-        cpuSec: num('BENCH_IDLE_CPU_SEC', 20),
-        settleSec: num('BENCH_IDLE_SETTLE', 5),
+        cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+        settleSec: num('BENCH_IDLE_SETTLE', 3),
         accounts: num('BENCH_IDLE_ACCOUNTS', 500),
         redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
         pingMs: num('BENCH_IDLE_PING_MS', 15_000),

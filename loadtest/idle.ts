@@ -4,12 +4,14 @@
  * same run.
  *
  * - Memory: with `sessions` (BENCH_IDLE_SESSIONS, 5000) connections, the server child's RSS
- *   (/proc/<pid>/status VmRSS) and V8 heap (Tavern: `nodejs_heap_size_used_bytes` of /metrics; the
- *   baseline: its /memory) before connecting and after connecting plus a `settleSec` (5 s) wait;
+ *   (/proc/<pid>/status VmRSS) and V8 heap (Tavern: `nodejs_heap_size_*_bytes` of /metrics; the
+ *   baseline: its /memory) before connecting and after connecting plus a `settleSec`
+ *   (BENCH_IDLE_SETTLE, 3 s) wait;
  *   bytes per connection = (after − before) / connections, and Tavern's against the baseline's.
  * - CPU: with `cpuSessions` (BENCH_IDLE_CPU_SESSIONS, 10000) connections — or the most this
  *   process's file descriptor limit allows, said in the table — the server child's CPU over
- *   `cpuSec` (BENCH_IDLE_CPU_SEC, 20 s) of idleness, from /proc/<pid>/stat, in % of one core.
+ *   `cpuSec` (BENCH_IDLE_CPU_SEC, 30 s: two ping periods, so every window holds as many ping rounds)
+ *   of idleness, from /proc/<pid>/stat, in % of one core.
  *
  * Tavern's clients (loadtest/idle-clients.ts) are `@colyseus/sdk` clients in this process, each
  * `create('session')` with its own session token (a session holds one session room): `accounts`
@@ -29,13 +31,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, startPostgres } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
 import { fdLimit, raiseFdLimit, sessionTokens, tavernFleet, wsFleet, type Fleet } from './idle-clients.js';
+import { CPU_TARGET_PCT, idleMarkdown, MEMORY_TARGET_RATIO } from './idle-report.js';
 import { writeResults } from './report.js';
 import { cpuSeconds, fmt, machine, machineBusySeconds, startChildServer, type ChildServer } from './support.js';
-
-/** Target of the milestone: Tavern's bytes per idle connection at most this many times the baseline's. */
-const MEMORY_TARGET_RATIO = 1.1;
-/** Target: idle CPU below this % of one core. */
-const CPU_TARGET_PCT = 5;
 
 export interface IdleBenchOptions {
   /** A database for Tavern (device accounts are written). */
@@ -64,11 +62,16 @@ export interface IdleMemory {
   connections: number;
   rssBefore: number;
   rssAfter: number;
+  /** V8 heap used. */
   heapBefore: number;
   heapAfter: number;
+  /** V8 heap committed (used plus the free space V8 keeps; part of RSS). */
+  heapTotalBefore: number;
+  heapTotalAfter: number;
   /** (rssAfter − rssBefore) / connections. */
   rssPerConnection: number;
   heapPerConnection: number;
+  heapTotalPerConnection: number;
 }
 
 export interface IdleCpu {
@@ -121,15 +124,21 @@ function rss(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function tavernHeap(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+(\S+)/m.exec(text);
-  return m ? Number(m[1]) : NaN;
+/** V8 heap in use, and committed (what the heap holds of RSS, free space included). */
+interface Heap {
+  used: number;
+  total: number;
 }
 
-async function wsHeap(url: string): Promise<number> {
-  const body = (await (await fetch(`${url}/memory`)).json()) as { heapUsed: number };
-  return body.heapUsed;
+async function tavernHeap(url: string): Promise<Heap> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { used: metric('nodejs_heap_size_used_bytes'), total: metric('nodejs_heap_size_total_bytes') };
+}
+
+async function wsHeap(url: string): Promise<Heap> {
+  const body = (await (await fetch(`${url}/memory`)).json()) as { heapUsed: number; heapTotal: number };
+  return { used: body.heapUsed, total: body.heapTotal };
 }
 
 /** Memory before/after `sessions` connections, then CPU at `cpuSessions`, then close them all. */
@@ -137,7 +146,7 @@ async function measure(
   target: 'tavern' | 'ws',
   server: ChildServer,
   fleet: Fleet,
-  heap: () => Promise<number>,
+  heap: () => Promise<Heap>,
   opts: IdleBenchOptions,
   cpuSessions: number,
 ): Promise<IdleTarget> {
@@ -153,17 +162,21 @@ async function measure(
     const connectSec = (Date.now() - t0) / 1000;
     await sleep(opts.settleSec * 1000);
     await forceGc(server.pid);
+    const heapAfter = await heap();
+    const n = fleet.size();
+    const rssAfter = rss(server.pid);
     const memory: IdleMemory = {
-      connections: fleet.size(),
+      connections: n,
       rssBefore,
-      rssAfter: rss(server.pid),
-      heapBefore,
-      heapAfter: await heap(),
-      rssPerConnection: 0,
-      heapPerConnection: 0,
+      rssAfter,
+      heapBefore: heapBefore.used,
+      heapAfter: heapAfter.used,
+      heapTotalBefore: heapBefore.total,
+      heapTotalAfter: heapAfter.total,
+      rssPerConnection: (rssAfter - rssBefore) / n,
+      heapPerConnection: (heapAfter.used - heapBefore.used) / n,
+      heapTotalPerConnection: (heapAfter.total - heapBefore.total) / n,
     };
-    memory.rssPerConnection = (memory.rssAfter - rssBefore) / memory.connections;
-    memory.heapPerConnection = (memory.heapAfter - heapBefore) / memory.connections;
     log(`idle/${target}: ${fmt(memory.rssPerConnection)} B RSS per connection; connecting up to ${fmt(cpuSessions)} clients`);
 
     if (cpuSessions > fleet.size()) await fleet.open(cpuSessions);
@@ -301,52 +314,6 @@ export async function idleBench(
   return { results, table, file, problems };
 }
 
-const kb = (bytes: number) => `${fmt(bytes / 1024, 1)} KB`;
-const mb = (bytes: number) => `${fmt(bytes / 1048576, 1)} MB`;
-
-function idleMarkdown(r: IdleResults, opts: IdleBenchOptions, info: ReturnType<typeof machine>): string {
-  const t = r.tavern;
-  const b = r.ws;
-  const out: string[] = [];
-  out.push(
-    `Idle sessions: memory at ${fmt(t.memory.connections)} connections (after ${opts.settleSec} s settle), CPU at ${fmt(t.cpu.connections)} connections over ${opts.cpuSec} s`,
-  );
-  out.push('');
-  out.push('| measure | Tavern (session rooms) | raw ws | ratio (Tavern/ws) | target | met |');
-  out.push('|---|---:|---:|---:|---:|---|');
-  out.push(
-    `| RSS per connection | ${kb(t.memory.rssPerConnection)} | ${kb(b.memory.rssPerConnection)} | ${fmt(r.memoryRatio, 2)}× | ≤ ${MEMORY_TARGET_RATIO}× raw ws | ${r.meetsMemoryTarget ? 'yes' : '**no**'} |`,
-  );
-  out.push(
-    `| V8 heap per connection | ${kb(t.memory.heapPerConnection)} | ${kb(b.memory.heapPerConnection)} | ${fmt(t.memory.heapPerConnection / b.memory.heapPerConnection, 2)}× | | |`,
-  );
-  out.push(
-    `| idle server CPU at ${fmt(t.cpu.connections)} | ${fmt(t.cpu.serverPct, 2)} % | ${fmt(b.cpu.serverPct, 2)} % | ${fmt(t.cpu.serverPct / b.cpu.serverPct, 2)}× | < ${CPU_TARGET_PCT} % of a core | ${r.meetsCpuTarget ? 'yes' : '**no**'} |`,
-  );
-  out.push('');
-  out.push(
-    '| target | connections | RSS before → after | heap before → after | connect time | RSS at CPU count | load generator CPU | other processes CPU | dropped | errors |',
-  );
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const x of [t, b]) {
-    out.push(
-      `| ${x.target === 'tavern' ? 'Tavern' : 'raw ws'} | ${fmt(x.memory.connections)} | ${mb(x.memory.rssBefore)} → ${mb(x.memory.rssAfter)} | ` +
-        `${mb(x.memory.heapBefore)} → ${mb(x.memory.heapAfter)} | ${fmt(x.connectSec, 1)} s | ${mb(x.cpu.rss)} | ${fmt(x.cpu.loadGeneratorPct, 1)} % | ` +
-        `${x.cpu.otherProcessesPct === undefined ? 'n/a' : `${fmt(x.cpu.otherProcessesPct, 1)} %`} | ${x.dropped} | ${x.errors} |`,
-    );
-  }
-  out.push('');
-  out.push(`Machine: ${info.cpu}, ${info.cores} cores, Node ${info.node}, ${info.os}`);
-  out.push(`Layout: ${opts.layout}; presence: ${opts.redisUrl ? 'Redis' : 'local'}`);
-  out.push(
-    `Clients: Tavern — @colyseus/sdk \`create('session')\`, one session token each (${fmt(opts.accounts)} device accounts, several sessions each); ` +
-      `raw ws — \`ws\` clients to a bare \`ws\` WebSocketServer${opts.pingMs > 0 ? `; both servers ping every ${opts.pingMs} ms` : '; no pings'}. ` +
-      `Memory: VmRSS of the server process, heap = V8 heap used, each read after a settle and a forced full GC in the server; per connection = (after − before) / connections. For scale, Nakama holds an idle socket in about 10 KB.`,
-  );
-  for (const n of r.notes) out.push(`Note: ${n}`);
-  return out.join('\n');
-}
-
 /** `npx tsx loadtest/idle.ts`: a throwaway PostgreSQL cluster, then the scenario. */
 async function main(): Promise<void> {
   const env = process.env;
@@ -363,8 +330,8 @@ async function main(): Promise<void> {
       databaseUrl: await createDatabase(cluster.url(), 'bench_idle'),
       sessions: num('BENCH_IDLE_SESSIONS', 5000),
       cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
-      cpuSec: num('BENCH_IDLE_CPU_SEC', 20),
-      settleSec: num('BENCH_IDLE_SETTLE', 5),
+      cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+      settleSec: num('BENCH_IDLE_SETTLE', 3),
       accounts: num('BENCH_IDLE_ACCOUNTS', 500),
       redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
       pingMs: num('BENCH_IDLE_PING_MS', 15_000),

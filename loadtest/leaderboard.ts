@@ -6,7 +6,7 @@
  * is built from the database as at boot.
  *
  * Three measurements, each over BENCH_LB_SAMPLES random owners, one request at a time (the SQL
- * baseline over the first BENCH_LB_BASELINE_SAMPLES (200) of them: at ~140 ms a query, 2000 would
+ * baseline over the first BENCH_LB_BASELINE_SAMPLES (100) of them: at ~140 ms a query, 2000 would
  * take five minutes of the bench's ten):
  * - service, rank cache: what the endpoint's handler does (board lookup, owner row, window from the
  *   cache, the window's rows by key), in this process;
