@@ -28,6 +28,7 @@ import {
   pinProcess,
   sql,
   startChildServer,
+  tavernEnv,
   type ChildServer,
 } from './support.js';
 
@@ -229,16 +230,7 @@ export async function apiBench(opts: ApiBenchOptions): Promise<void> {
     script: 'src/main.ts',
     port: tavernPort,
     cpus: opts.pin ? cpus.server : undefined,
-    env: {
-      TAVERN_PORT: String(tavernPort),
-      DATABASE_URL: urls.tavern,
-      TAVERN_RATE_LIMIT_REQUESTS: '0',
-      TAVERN_LOG_LEVEL: 'warn',
-      TAVERN_LOG_FORMAT: 'json',
-      TAVERN_SHUTDOWN_GRACE_SEC: '2',
-      TAVERN_TOKEN_EXPIRY_SEC: '86400',
-      NODE_ENV: 'development',
-    },
+    env: tavernEnv(tavernPort, urls.tavern),
   });
   opts.defer(() => tavern.stop());
   const baselinePort = await freePort();

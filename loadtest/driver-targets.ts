@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { freePort } from '../test/support/ports.js';
 import type { TestRedis } from '../test/support/redis.js';
 import type { DriverServerReady } from './driver-server.js';
-import { fmt, startChildServer, throwawayRedis, type ChildServer } from './support.js';
+import { fmt, startChildServer, tavernEnv, throwawayRedis, type ChildServer } from './support.js';
 
 export type Kind = 'tavern' | 'stock';
 
@@ -56,22 +56,14 @@ export async function startTarget(
       script: 'loadtest/driver-server.ts',
       port,
       cpus: opts.cpus,
-      env: {
+      env: tavernEnv(port, opts.databaseUrl, {
         BENCH_DRIVER: kind,
         BENCH_FAKE_SESSIONS: String(sessions),
-        TAVERN_PORT: String(port),
         TAVERN_PUBLIC_ADDRESS: `127.0.0.1:${port}`,
         TAVERN_NODE_NAME: `bench-driver-${kind}-${sessions}`,
-        DATABASE_URL: opts.databaseUrl,
         REDIS_URL: redisServer.url,
-        TAVERN_RATE_LIMIT_REQUESTS: '0',
-        TAVERN_LOG_LEVEL: 'warn',
-        TAVERN_LOG_FORMAT: 'json',
-        TAVERN_SHUTDOWN_GRACE_SEC: '2',
-        TAVERN_TOKEN_EXPIRY_SEC: '86400',
-        NODE_ENV: 'development',
         TAVERN_RUNTIME_PATH: './loadtest/modules',
-      },
+      }),
     });
     const ready = await waitReady(server, 180_000);
     opts.log(

@@ -48,7 +48,7 @@ import { startLoadWorkers, fleetProblems, type FleetRun, type FleetServer, type 
 import { redisCpu } from './redis-tools.js';
 import { deviceTokens, type RelayRunOptions } from './relay-run.js';
 import { busyWarning, writeResults } from './report.js';
-import { fmt, machine, startChildServer, throwawayRedis, type ChildServer } from './support.js';
+import { fmt, machine, startChildServer, tavernEnv, throwawayRedis, type ChildServer } from './support.js';
 
 /** The target of the measured ratio, 2 processes / 1 process. */
 const TARGET_RATIO = 1.7;
@@ -92,23 +92,15 @@ export async function startFleetProcess(opts: {
     script: 'src/main.ts',
     port,
     cpus: opts.cpus,
-    env: {
-      TAVERN_PORT: String(port),
+    env: tavernEnv(port, opts.databaseUrl, {
       TAVERN_PUBLIC_ADDRESS: `127.0.0.1:${port}`,
       TAVERN_NODE_NAME: opts.name,
-      DATABASE_URL: opts.databaseUrl,
       REDIS_URL: opts.redisUrl,
-      TAVERN_RATE_LIMIT_REQUESTS: '0',
       TAVERN_MAX_MESSAGES_PER_SECOND: '100000',
-      TAVERN_LOG_LEVEL: 'warn',
-      TAVERN_LOG_FORMAT: 'json',
-      TAVERN_SHUTDOWN_GRACE_SEC: '2',
-      TAVERN_TOKEN_EXPIRY_SEC: '86400',
-      NODE_ENV: 'development',
       // Only the bench's own module: the designers' modules/ folder is not what is measured.
       TAVERN_RUNTIME_PATH: './loadtest/modules',
       ...opts.env,
-    },
+    }),
   });
 }
 

@@ -33,7 +33,7 @@ import { freePort } from '../test/support/ports.js';
 import { fdLimit, raiseFdLimit, sessionTokens, tavernFleet, wsFleet, type Fleet } from './idle-clients.js';
 import { CPU_TARGET_PCT, idleMarkdown, MEMORY_TARGET_RATIO } from './idle-report.js';
 import { writeResults } from './report.js';
-import { cpuSeconds, fmt, machine, machineBusySeconds, startChildServer, type ChildServer } from './support.js';
+import { cpuSeconds, fmt, machine, machineBusySeconds, startChildServer, tavernEnv, type ChildServer } from './support.js';
 
 export interface IdleBenchOptions {
   /** A database for Tavern (device accounts are written). */
@@ -233,20 +233,12 @@ export async function idleBench(
         script: 'src/main.ts',
         port: tavernPort,
         cpus: opts.cpus,
-        env: {
-          TAVERN_PORT: String(tavernPort),
-          DATABASE_URL: opts.databaseUrl,
+        env: tavernEnv(tavernPort, opts.databaseUrl, {
           ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
-          TAVERN_RATE_LIMIT_REQUESTS: '0',
           TAVERN_SINGLE_SOCKET: 'false',
           TAVERN_PING_INTERVAL_MS: String(opts.pingMs),
-          TAVERN_LOG_LEVEL: 'warn',
-          TAVERN_LOG_FORMAT: 'json',
-          TAVERN_SHUTDOWN_GRACE_SEC: '2',
-          TAVERN_TOKEN_EXPIRY_SEC: '86400',
-          NODE_ENV: 'development',
           NODE_OPTIONS: GC_ON_SIGUSR2,
-        },
+        }),
       });
     // Sessions are authenticated against a first Tavern process, then it is replaced by a fresh one
     // on the same database (the tokens stay valid): thousands of logins grow a process's heap, and

@@ -37,7 +37,7 @@ import { createDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/ports.js';
 import { startRedis, type TestRedis } from '../test/support/redis.js';
 import { writeResults } from './report.js';
-import { machine, startChildServer } from './support.js';
+import { machine, startChildServer, tavernEnv } from './support.js';
 
 const BOARD = 'bench_board';
 
@@ -237,15 +237,7 @@ export async function leaderboardBench(o: LeaderboardBenchOptions): Promise<{ ta
       port,
       cpus: o.cpus,
       timeoutMs: 120_000,
-      env: {
-        TAVERN_PORT: String(port),
-        DATABASE_URL: url,
-        TAVERN_RATE_LIMIT_REQUESTS: '0',
-        TAVERN_LOG_LEVEL: 'warn',
-        TAVERN_LOG_FORMAT: 'json',
-        TAVERN_TOKEN_EXPIRY_SEC: '86400',
-        TAVERN_SHUTDOWN_GRACE_SEC: '2',
-      },
+      env: tavernEnv(port, url),
     });
     let httpLatency: Latency | undefined;
     try {

@@ -23,7 +23,7 @@ import { freePort } from '../test/support/ports.js';
 import { writeResults } from './report.js';
 import { deviceTokens, relayProblems, relayRun, SENT_FLOOR, type RelayRun, type RelayRunOptions } from './relay-run.js';
 import { stateSyncBench, stateSyncMarkdown } from './state-sync.js';
-import { fmt, machine, startChildServer } from './support.js';
+import { fmt, machine, startChildServer, tavernEnv } from './support.js';
 
 export interface RelayBenchOptions extends Omit<RelayRunOptions, 'scenario'> {
   /** A database for Tavern (only device accounts are written). */
@@ -52,17 +52,9 @@ export async function relayBench(opts: RelayBenchOptions): Promise<{ table: stri
       script: 'src/main.ts',
       port: tavernPort,
       cpus: opts.cpus,
-      env: {
-        TAVERN_PORT: String(tavernPort),
-        DATABASE_URL: opts.databaseUrl,
-        TAVERN_RATE_LIMIT_REQUESTS: '0',
+      env: tavernEnv(tavernPort, opts.databaseUrl, {
         TAVERN_MAX_MESSAGES_PER_SECOND: String(Math.max(1000, opts.rate * 10)),
-        TAVERN_LOG_LEVEL: 'warn',
-        TAVERN_LOG_FORMAT: 'json',
-        TAVERN_SHUTDOWN_GRACE_SEC: '2',
-        TAVERN_TOKEN_EXPIRY_SEC: '86400',
-        NODE_ENV: 'development',
-      },
+      }),
     });
     cleanups.push(() => tavern.stop());
     const baselinePort = await freePort();

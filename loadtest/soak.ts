@@ -44,7 +44,7 @@ import { BotRun, envNumber, round, sdkProof, summaryLine, writeResult, type BotD
 import { matchBot } from './bots/match.js';
 import { matchmakerBot } from './bots/matchmaker.js';
 import { sessionBot } from './bots/session.js';
-import { machine, startChildServer, type ChildServer } from './support.js';
+import { machine, startChildServer, tavernEnv, type ChildServer } from './support.js';
 
 const env = process.env;
 const seconds = envNumber(env, 'SOAK_SECONDS', 300, 10);
@@ -196,18 +196,10 @@ async function main(): Promise<number> {
       name: 'Tavern',
       script: 'src/main.ts',
       port,
-      env: {
-        TAVERN_PORT: String(port),
-        DATABASE_URL: databaseUrl,
+      env: tavernEnv(port, databaseUrl, {
         REDIS_URL: redis.url,
-        TAVERN_RATE_LIMIT_REQUESTS: '0',
-        TAVERN_TOKEN_EXPIRY_SEC: '86400',
         TAVERN_MATCHMAKER_INTERVAL_MS: String(mmIntervalMs),
-        TAVERN_LOG_LEVEL: 'warn',
-        TAVERN_LOG_FORMAT: 'json',
-        TAVERN_SHUTDOWN_GRACE_SEC: '2',
-        NODE_ENV: 'development',
-      },
+      }),
     });
     cleanups.push(() => tavern!.stop());
     const url = tavern.url;

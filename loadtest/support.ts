@@ -263,3 +263,22 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * The environment of a Tavern server a benchmark starts: its port and database, no per-IP rate
+ * limit (every client comes from this machine), day-long tokens, warnings only (JSON), a 2 s drain
+ * and the development defaults. `extra` adds settings or overrides these.
+ */
+export function tavernEnv(port: number, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TAVERN_PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    TAVERN_RATE_LIMIT_REQUESTS: '0',
+    TAVERN_TOKEN_EXPIRY_SEC: '86400',
+    TAVERN_LOG_LEVEL: 'warn',
+    TAVERN_LOG_FORMAT: 'json',
+    TAVERN_SHUTDOWN_GRACE_SEC: '2',
+    NODE_ENV: 'development',
+    ...extra,
+  };
+}
