@@ -15,6 +15,8 @@ export interface OpRun {
   n: number;
   ok: number;
   errors: number;
+  /** Failures of the untimed warm-up before the measured rounds. */
+  warmupErrors: number;
   seconds: number;
   opsPerSec: number;
   latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number; avg: number };
@@ -83,11 +85,15 @@ export function driverMarkdown(runs: OpRun[], servers: ServerRow[], opts: Driver
       '(a driver without insert-if-absent creates a second room for an existing channel).',
   );
   const stockChat = runs.filter((r) => r.driver === 'stock' && r.op === 'chat join');
-  if (stockChat.some((r) => r.errors > 0 || (r.splitChannels ?? 0) > 0))
+  if (stockChat.some((r) => r.errors > 0 || r.warmupErrors > 0 || (r.splitChannels ?? 0) > 0))
     out.push(
       'Stock driver, chat joins (no insert-if-absent, so a second `create` of a channel makes a duplicate room): ' +
         stockChat
-          .map((r) => `${fmt(r.sessions)} listed: ${r.errors} of ${fmt(r.n)} joins failed, ${r.splitChannels ?? 0} channels split`)
+          .map(
+            (r) =>
+              `${fmt(r.sessions)} listed: ${r.errors} of ${fmt(r.n)} joins failed (and ${r.warmupErrors} of the untimed warm-up), ` +
+              `${r.splitChannels ?? 0} channels split`,
+          )
           .join('; ') +
         '. Not counted as a bench failure: this is what the comparison shows.',
     );

@@ -102,6 +102,7 @@ export async function driverBench(opts: DriverBenchOptions): Promise<{ table: st
     // That is a finding, printed with the table; anything else failing voids the numbers.
     if (r.driver === 'stock' && r.op === 'chat join') continue;
     if (r.errors > 0) problems.push(`driver/${r.driver}/${r.sessions}/${r.op}: ${r.errors} of ${r.n} failed`);
+    if (r.warmupErrors > 0) problems.push(`driver/${r.driver}/${r.sessions}/${r.op}: ${r.warmupErrors} warm-up operations failed`);
     if ((r.splitChannels ?? 0) > 0)
       problems.push(`driver/${r.driver}/${r.sessions}/${r.op}: ${r.splitChannels} channels split over several rooms`);
   }
@@ -136,6 +137,8 @@ interface Tally {
   histogram: RecordableHistogram;
   n: number;
   errors: number;
+  /** Failures of the untimed warm-up. */
+  warmupErrors: number;
   seconds: number;
   serverCpu: number;
   redisCpu: number;
@@ -168,6 +171,7 @@ async function interleaved(
     histogram: createHistogram(),
     n: 0,
     errors: 0,
+    warmupErrors: 0,
     seconds: 0,
     serverCpu: 0,
     redisCpu: 0,
@@ -182,7 +186,11 @@ async function interleaved(
     await pool(
       Array.from({ length: warm.to }, (_, x) => x),
       opts.concurrency,
-      (j) => withTimeout(fn(t, j, warm), 15_000).catch(() => undefined),
+      (j) =>
+        withTimeout(fn(t, j, warm), 15_000).catch((err: unknown) => {
+          tallies[i]!.warmupErrors++;
+          errorSamples.push(`${op} (warm-up): ${(err as Error).message}`);
+        }),
     );
     await after?.(t, i, warm);
     await settle(t.server.pid);
@@ -244,6 +252,7 @@ async function interleaved(
       n: tally.n,
       ok,
       errors: tally.errors,
+      warmupErrors: tally.warmupErrors,
       seconds: tally.seconds,
       opsPerSec: ok / tally.seconds,
       latencyMs: percentiles(tally.histogram),
