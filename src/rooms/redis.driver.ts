@@ -206,19 +206,15 @@ export class TavernRedisDriver implements MatchMakerDriver {
    */
   async insert(room: IRoomCache): Promise<boolean> {
     if (await this.write(room, 'insert')) return true;
-    await this.untilListening(`$${room.roomId}`, 2000);
+    await this.untilReachable(room.roomId);
     return false;
   }
 
   /** Resolves once the room's process listens for calls to the room (at most `timeoutMs`). */
-  untilReachable(roomId: string, timeoutMs = 2000): Promise<void> {
-    return this.untilListening(`$${roomId}`, timeoutMs);
-  }
-
-  private async untilListening(channel: string, timeoutMs: number): Promise<void> {
+  async untilReachable(roomId: string, timeoutMs = 2000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const reply = (await this.client.pubsub('NUMSUB', channel)) as [string, number];
+      const reply = (await this.client.pubsub('NUMSUB', `$${roomId}`)) as [string, number];
       if (Number(reply[1]) > 0 || Date.now() >= deadline) return;
       await new Promise((r) => setTimeout(r, 10));
     }
