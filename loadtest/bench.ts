@@ -69,7 +69,7 @@ import { captureStdout, writeRunReport } from './report.js';
 import { driverBench } from './driver.js';
 import { fleetBench } from './fleet.js';
 import { fleetChatBench } from './fleet-chat.js';
-import { idleBench } from './idle.js';
+import { idleBench, idleSettings } from './idle.js';
 import { matchmakerBench } from './matchmaker.js';
 import { leaderboardBench } from './leaderboard.js';
 import { relayBench } from './relay.js';
@@ -298,13 +298,7 @@ async function main(): Promise<void> {
     output(
       await idleBench({
         databaseUrl: await database('bench_idle'),
-        sessions: num('BENCH_IDLE_SESSIONS', 5000),
-        cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
-        cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
-        settleSec: num('BENCH_IDLE_SETTLE', 3),
-        accounts: num('BENCH_IDLE_ACCOUNTS', 500),
-        redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
-        pingMs: num('BENCH_IDLE_PING_MS', 15_000),
+        ...idleSettings(env),
         cpus: pin ? cpus.server : undefined,
         layout: pin ? `load generator on CPU ${cpus.loadgen}, servers on CPU ${cpus.server}` : 'no pinning',
         log,

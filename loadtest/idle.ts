@@ -306,27 +306,36 @@ export async function idleBench(
   return { results, table, file, problems };
 }
 
-/** `npx tsx loadtest/idle.ts`: a throwaway PostgreSQL cluster, then the scenario. */
-async function main(): Promise<void> {
-  const env = process.env;
+/** The scenario's BENCH_IDLE_* settings (the same for `npm run bench` and a run of this file alone). */
+export function idleSettings(
+  env: NodeJS.ProcessEnv,
+): Pick<IdleBenchOptions, 'sessions' | 'cpuSessions' | 'cpuSec' | 'settleSec' | 'accounts' | 'redisUrl' | 'pingMs'> {
   const num = (name: string, d: number) => {
     const v = env[name] ? Number(env[name]) : d;
     if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a number ≥ 0`);
     return v;
   };
+  return {
+    sessions: num('BENCH_IDLE_SESSIONS', 5000),
+    cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
+    cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
+    settleSec: num('BENCH_IDLE_SETTLE', 3),
+    accounts: num('BENCH_IDLE_ACCOUNTS', 500),
+    redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
+    // 0 turns pings off on both servers.
+    pingMs: num('BENCH_IDLE_PING_MS', 15_000),
+  };
+}
+
+/** `npx tsx loadtest/idle.ts`: a throwaway PostgreSQL cluster, then the scenario. */
+async function main(): Promise<void> {
   const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   log('starting a throwaway PostgreSQL cluster');
   const cluster = await startPostgres();
   try {
     const { table, file, problems } = await idleBench({
       databaseUrl: await createDatabase(cluster.url(), 'bench_idle'),
-      sessions: num('BENCH_IDLE_SESSIONS', 5000),
-      cpuSessions: num('BENCH_IDLE_CPU_SESSIONS', 10_000),
-      cpuSec: num('BENCH_IDLE_CPU_SEC', 30),
-      settleSec: num('BENCH_IDLE_SETTLE', 3),
-      accounts: num('BENCH_IDLE_ACCOUNTS', 500),
-      redisUrl: env.BENCH_IDLE_REDIS_URL || undefined,
-      pingMs: num('BENCH_IDLE_PING_MS', 15_000),
+      ...idleSettings(process.env),
       layout: 'load generator and servers share all cores (no pinning)',
       log,
     });
